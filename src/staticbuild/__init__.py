@@ -1,0 +1,3 @@
+"""staticbuild: fully static musl + mimalloc builds of podman and friends."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""How to build: shared logic that recipes configure with a few options."""
+
+from .autotools import Autotools
+from .make import Make
+from .musl import MuslLibc, MuslSysroot
+from .script import Script
+
+__all__ = ["Autotools", "Make", "MuslLibc", "MuslSysroot", "Script"]

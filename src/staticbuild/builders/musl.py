@@ -1,0 +1,99 @@
+"""The two builders that make the target toolchain: musl itself, then its sysroot with mimalloc inside libc.a."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from ..engine import BuildContext
+from ..errors import StaticbuildError
+
+OBJECTS_DIR = "lib/musl-objects"  # musl's libc objects, kept so the sysroot can re-archive them
+KERNEL_HEADER_DIRS = ("linux", "asm", "asm-generic", "mtd", "rdma", "sound", "video", "drm", "misc", "xen")
+PRINT_OBJECTS = "print-objects:\n\t@echo $(AOBJS)\n"
+
+
+@dataclass(frozen=True)
+class MuslLibc:
+    """musl built with Debian's gcc for the target machine, plus the kernel's UAPI headers."""
+
+    kind: str = "musl"
+
+    def build(self, ctx: BuildContext) -> None:
+        prefix = ctx.toolchain.gnu_prefix
+        ctx.run("configure", [ctx.src / "configure", "--prefix=/", f"--target={ctx.toolchain.triple}",
+                              "--disable-shared", "--disable-wrapper", f"CROSS_COMPILE={prefix}", f"CC={prefix}gcc",
+                              f"CFLAGS=-O2 -ffile-prefix-map={ctx.src}=/build/musl"])
+        ctx.run("make", ["make", f"-j{ctx.jobs}"])
+        ctx.run("install", ["make", "install", f"DESTDIR={ctx.dest}"])
+        # Debian's gcc defaults to PIE, so musl archives its .lo objects: ask its Makefile which.
+        ctx.shell("keep-objects", f"""
+            printf '{PRINT_OBJECTS}' | make -s -f Makefile -f - print-objects | tr ' ' '\\n' > objects.txt
+            mkdir -p "$DESTDIR/{OBJECTS_DIR}"
+            tar cf - -T objects.txt | tar xf - -C "$DESTDIR/{OBJECTS_DIR}"
+            cp objects.txt "$DESTDIR/{OBJECTS_DIR}/objects.txt"
+        """, cwd=ctx.build)
+        headers = " ".join(f"{root}/{d}" for root in ctx.target.arch.info.kernel_headers
+                           for d in KERNEL_HEADER_DIRS if Path(root, d).is_dir())
+        ctx.shell("kernel-headers", f'cp -r {headers} "$DESTDIR/include/"')
+
+
+@dataclass(frozen=True)
+class MuslSysroot:
+    """The final sysroot: musl, with its malloc objects swapped for mimalloc in libc.a.
+
+    Every static link then uses mimalloc with no per-project flags, C, cgo and Rust alike.
+    Objects that only define symbols mimalloc also defines (musl's src/malloc, strdup,
+    strndup, valloc) are left out; an object that overlaps mimalloc only in part is an error.
+    """
+
+    libc: str = "musl"
+    allocator: str = "mimalloc"
+    kind: str = "sysroot"
+
+    def build(self, ctx: BuildContext) -> None:
+        musl, mimalloc = ctx.dep_dest(self.libc), ctx.dep_dest(self.allocator)
+        shutil.copytree(musl, ctx.dest, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("musl-objects"))
+        objects_dir = musl / OBJECTS_DIR
+        allocator_obj = mimalloc / "usr/lib/mimalloc.o"
+        keep, dropped = select_objects(objects_dir, allocator_obj)
+        listing = ctx.build / "libc-objects.txt"
+        listing.write_text("\n".join(str(objects_dir / o) for o in keep) + f"\n{allocator_obj}\n")
+        (ctx.runner.logs / "dropped-musl-objects.txt").write_text("\n".join(dropped) + "\n")
+        libc = ctx.dest / "lib" / "libc.a"
+        shutil.copy2(libc, ctx.dest / "lib" / "libc-musl-malloc.a")  # for allocator comparisons
+        libc.unlink()
+        ctx.run("archive", [ctx.toolchain.tool("ar"), "rcsD", libc, f"@{listing}"])
+        shutil.copytree(mimalloc / "usr/include", ctx.dest / "include", dirs_exist_ok=True)
+
+
+def defined_globals(path: Path) -> set[str]:
+    with path.open("rb") as fh:
+        symtab = ELFFile(fh).get_section_by_name(".symtab")
+        if symtab is None:
+            return set()
+        return {s.name for s in symtab.iter_symbols()
+                if s["st_shndx"] != "SHN_UNDEF" and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")}
+
+
+def select_objects(objects_dir: Path, allocator_obj: Path) -> tuple[list[str], list[str]]:
+    """musl objects to archive with the allocator, and those left out (with the reason)."""
+    provided = defined_globals(allocator_obj)
+    keep, dropped = [], []
+    for obj in (objects_dir / "objects.txt").read_text().split():
+        if obj.startswith("obj/src/malloc/"):
+            dropped.append(f"{obj}: musl's allocator")
+            continue
+        defined = defined_globals(objects_dir / obj)
+        overlap = defined & provided
+        if not overlap:
+            keep.append(obj)
+        elif overlap == defined:
+            dropped.append(f"{obj}: {', '.join(sorted(overlap))} provided by the allocator")
+        else:
+            raise StaticbuildError(f"{obj} defines {sorted(overlap)} like the allocator but also "
+                                   f"{sorted(defined - overlap)}: cannot replace it safely")
+    return keep, dropped

@@ -1,0 +1,125 @@
+"""The `staticbuild` command line: thin commands over the catalog, engine and verifier."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .arch import Arch
+from .catalog import Catalog
+from .engine import Engine, Settings
+from .errors import BuildError, StaticbuildError
+from .lock import Lock
+from .verify import expand, verify_file
+
+console = Console()
+err = Console(stderr=True)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "staticbuild"
+
+
+def parse_arches(_ctx, _param, value: str) -> list[Arch]:
+    try:
+        return Arch.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--cache", type=click.Path(path_type=Path), envvar="STATICBUILD_CACHE", default=default_cache,
+              show_default="~/.cache/staticbuild", help="Where sources, builds and logs are kept.")
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path), envvar="STATICBUILD_LOCK",
+              default=REPO_ROOT / "staticbuild.lock", show_default="staticbuild.lock in the checkout",
+              help="The lock file with pinned versions and digests.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 2, show_default=True,
+              help="Parallel jobs for each build step.")
+@click.pass_context
+def cli(ctx: click.Context, cache: Path, lock_path: Path, jobs: int) -> None:
+    """Static musl + mimalloc builds of podman, buildah, skopeo and their helpers, for amd64 and arm64."""
+    ctx.obj = Settings(cache=cache.resolve(), lock=lock_path.resolve(), jobs=jobs)
+
+
+def load(settings: Settings) -> tuple[Catalog, Lock]:
+    return Catalog.load(), Lock.load(settings.lock)
+
+
+@cli.command("list")
+@click.pass_obj
+def list_cmd(settings: Settings) -> None:
+    """Show the catalog: each component, its pinned version, build system and dependencies."""
+    catalog, lock = load(settings)
+    table = Table("component", "version", "build system", "depends on", "installs", "summary")
+    for recipe in catalog:
+        version = lock.pins[recipe.name].version if recipe.name in lock.pins else "(from its parts)"
+        table.add_row(recipe.name, version, recipe.builder.kind, ", ".join(recipe.depends) or "-",
+                      ", ".join(sorted(Path(b).name for b in recipe.all_binaries())) or "-", recipe.summary)
+    console.print(table)
+
+
+@cli.command()
+@click.argument("components", nargs=-1, required=True)
+@click.option("--arch", "arches", default="amd64", callback=parse_arches, show_default=True,
+              help="amd64, arm64 or all.")
+@click.option("--out", type=click.Path(path_type=Path), help="Install the components' binaries into OUT/<arch>/bin/.")
+@click.pass_obj
+def build(settings: Settings, components: tuple[str, ...], arches: list[Arch], out: Path | None) -> None:
+    """Build COMPONENTS (and what they need) for the chosen arches; cached results are reused."""
+    catalog, lock = load(settings)
+    engine = Engine(settings, catalog, lock, err)
+    results = engine.build(components, arches)
+    if out:
+        for path in engine.install(results, components, out):
+            console.print(f"installed {path}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--no-run", is_flag=True, help="Only inspect the ELF files; do not run them.")
+@click.pass_obj
+def verify(settings: Settings, paths: tuple[Path, ...], no_run: bool) -> None:
+    """Check binaries (files, directories or tarballs): static, right machine, mimalloc linked, version runs."""
+    catalog, lock = load(settings)
+    versions = {name: pin.version for name, pin in lock.pins.items()}
+    with expand(list(paths)) as files:
+        if not files:
+            raise StaticbuildError(f"no ELF files found in {', '.join(map(str, paths))}")
+        reports = [verify_file(f, catalog, versions, run=not no_run) for f in files]
+    table = Table("binary", "arch", "linkage", "allocator", "version check", "result")
+    for r in reports:
+        result = "[green]ok[/]" if r.ok else "[red]" + "; ".join(r.problems) + "[/]"
+        table.add_row(str(r.path), str(r.arch or "?"), r.linkage, r.allocator, r.version, result)
+    console.print(table)
+    failed = sum(not r.ok for r in reports)
+    if failed:
+        raise StaticbuildError(f"{failed} of {len(reports)} binaries failed verification")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BuildError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[dim]last lines of the log:[/]\n{exc.tail}", markup=False, highlight=False)
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except StaticbuildError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

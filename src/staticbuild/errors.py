@@ -1,0 +1,25 @@
+"""Errors that end a command with a clear one-line message and a non-zero exit."""
+
+
+class StaticbuildError(Exception):
+    """Base class: the CLI prints `error: <message>` and exits 1."""
+
+
+class SourceError(StaticbuildError):
+    """A source could not be fetched, or failed its digest check."""
+
+
+class UnsafeArchiveError(StaticbuildError):
+    """An archive holds a member that would land outside the extraction directory."""
+
+
+class BuildError(StaticbuildError):
+    """A build step failed; carries where to look."""
+
+    def __init__(self, target: str, step: str, log: str, tail: str):
+        super().__init__(f"{target}: step '{step}' failed (full log: {log})")
+        self.target, self.step, self.log, self.tail = target, step, log, tail
+
+
+class ToolMissingError(StaticbuildError):
+    """A host tool the build needs is not installed."""

@@ -1,0 +1,50 @@
+"""Unpack source archives safely: every member is checked before anything is written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .errors import UnsafeArchiveError
+
+
+def check_members(tar: tarfile.TarFile, dest: Path) -> None:
+    """Refuse absolute paths, `..`, links escaping the tree and device files (Python's 'data' filter rules)."""
+    for member in tar.getmembers():
+        try:
+            tarfile.data_filter(member, str(dest))
+        except tarfile.FilterError as exc:
+            raise UnsafeArchiveError(f"refusing archive: member '{member.name}' is unsafe ({exc})") from None
+
+
+def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
+    """Extract `archive` so that its single top folder (or `subdir` inside it) becomes `dest`.
+
+    Returns the newest member mtime, a stable SOURCE_DATE_EPOCH for the release.
+    `dest` appears only once extraction is complete.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
+    try:
+        try:
+            tar = tarfile.open(archive, "r:*")
+        except tarfile.TarError as exc:
+            raise UnsafeArchiveError(f"{archive.name}: not a readable tar archive ({exc})") from None
+        with tar:
+            check_members(tar, staging)
+            tar.extractall(staging, filter="data")
+            epoch = max((m.mtime for m in tar.getmembers()), default=0)
+        tops = [p for p in staging.iterdir()]
+        root = tops[0] if len(tops) == 1 and tops[0].is_dir() else staging
+        chosen = root / subdir if subdir else root
+        if not chosen.is_dir():
+            raise UnsafeArchiveError(f"{archive.name}: expected folder '{subdir}' is not in the archive")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(chosen, dest)
+        return int(epoch)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,85 @@
+"""The lock file: the pinned version of every component and the digest of each place its source comes from."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from .errors import StaticbuildError
+
+
+@dataclass(frozen=True)
+class PinnedSource:
+    """One place a release can be downloaded from, with the SHA-256 that file must have.
+
+    `url` is https://..., `debian:<source package>/<file>` (a Debian mirror from apt's
+    configuration) or `crate:<name>@<version>` (the crate registry through cargo).
+    `subdir` picks a directory inside the archive's top folder.
+    """
+
+    url: str
+    sha256: str
+    subdir: str = ""
+
+    def describe(self) -> str:
+        return self.url + (f" ({self.subdir})" if self.subdir else "")
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    sources: tuple[PinnedSource, ...]
+
+    @property
+    def identity(self) -> tuple[str, tuple[str, ...]]:
+        """What of the pin affects the build: the version and the accepted contents."""
+        return self.version, tuple(sorted({s.sha256 for s in self.sources}))
+
+
+class Lock:
+    def __init__(self, path: Path, pins: dict[str, Pin]):
+        self.path, self.pins = path, pins
+
+    @classmethod
+    def load(cls, path: Path) -> Lock:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise StaticbuildError(f"lock file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise StaticbuildError(f"lock file {path} is not valid TOML: {exc}") from None
+        pins = {}
+        for name, entry in data.items():
+            try:
+                sources = tuple(PinnedSource(**s) for s in entry["sources"])
+                pins[name] = Pin(version=str(entry["version"]), sources=sources)
+            except (KeyError, TypeError) as exc:
+                raise StaticbuildError(f"lock file {path}: entry '{name}' is malformed ({exc})") from None
+        return cls(path, pins)
+
+    def pin(self, name: str) -> Pin:
+        try:
+            return self.pins[name]
+        except KeyError:
+            raise StaticbuildError(f"'{name}' has no entry in the lock file {self.path}") from None
+
+    def save(self) -> None:
+        """Write atomically: a crash never leaves a half-written lock file."""
+        data = {
+            name: {
+                "version": pin.version,
+                "sources": [
+                    {k: v for k, v in vars(s).items() if v} for s in pin.sources
+                ],
+            }
+            for name, pin in sorted(self.pins.items())
+        }
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lock-")
+        with os.fdopen(fd, "wb") as fh:
+            tomli_w.dump(data, fh)
+        os.replace(tmp, self.path)

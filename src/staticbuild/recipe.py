@@ -1,0 +1,88 @@
+"""What a component is: a short declaration, like a Spack package or a Homebrew formula.
+
+A recipe says *what* (source, dependencies, options, binaries, smoke test); the builder
+object it names says *how*; versions and digests live in the lock file, not here.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .engine import BuildContext
+
+
+class Builder(Protocol):
+    """Shared build logic (autotools, make, meson, ...); recipes hold a configured instance."""
+
+    kind: str
+
+    def build(self, ctx: BuildContext) -> None: ...
+
+
+class ToolchainStage(enum.Enum):
+    """Which compiler a recipe is built with: the bootstrap chain that produces the final one."""
+
+    host_cross = "host-cross"  # Debian's gcc / cross gcc, glibc-free flags (builds musl itself)
+    bare_musl = "bare-musl"  # musl sysroot with musl's own malloc (builds mimalloc)
+    target = "target"  # final sysroot: musl with mimalloc inside libc.a (everything else)
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """The recipe's own small test of a built binary (Homebrew's `test do`)."""
+
+    args: tuple[str, ...] = ("--version",)
+    expect: str = "{version}"  # must appear in the output; formatted with version=...
+
+    def expected(self, version: str) -> str:
+        return self.expect.format(version=version)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where a release comes from; `staticbuild lock refresh` turns these into pinned locations.
+
+    Templates take {version} and {version_compact} (the version without underscores). `debian` names a Debian source package and its orig file;
+    `crate` names a crate (and version template) on the crate registry whose tarball
+    carries the sources under `subdir`.
+    """
+
+    url: str | None = None
+    debian: tuple[str, str] | None = None  # (source package, orig file name template)
+    crate: tuple[str, str] | None = None  # (crate name, crate version template)
+    subdir: str = ""
+
+
+@dataclass(frozen=True, eq=False)  # one object per name in the catalog: identity is equality
+class Recipe:
+    name: str
+    summary: str
+    homepage: str
+    license: str
+    builder: Builder
+    upstream: tuple[Upstream, ...] = ()
+    depends: tuple[str, ...] = ()
+    binaries: tuple[str, ...] = ()  # paths under the install prefix that `--out` and bundles take
+    arch_binaries: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra ones per arch
+    smoke: dict[str, Smoke] = field(default_factory=dict)  # binary name -> its test
+    stage: ToolchainStage = ToolchainStage.target
+    arches: tuple[str, ...] = ("amd64", "arm64")
+
+    def fingerprint(self) -> str:
+        """Digest of everything that changes the build output (not summary, smoke or docs)."""
+        material = repr((self.name, self.builder, self.depends, self.binaries,
+                         sorted(self.arch_binaries.items()), self.stage))
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def binaries_for(self, arch: str) -> tuple[str, ...]:
+        return self.binaries + self.arch_binaries.get(arch, ())
+
+    def all_binaries(self) -> set[str]:
+        return {b for arch in self.arches for b in self.binaries_for(arch)}
+
+    def smoke_for(self, binary: str) -> Smoke | None:
+        return self.smoke.get(binary.rsplit("/", 1)[-1])

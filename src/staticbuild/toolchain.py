@@ -1,0 +1,163 @@
+"""How to compile for an arch: compiler wrappers, flags and per-build-system settings.
+
+The target toolchain is Debian's gcc (native for amd64, gcc-aarch64-linux-gnu for arm64)
+driven through a specs file onto a musl sysroot that this project builds itself, in
+which libc.a carries mimalloc in place of musl's malloc. Nothing is emulated: both arches
+are plain compiles on the amd64 host. docs/ARCHITECTURE.md says why this was chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .arch import Arch
+from .errors import ToolMissingError
+from .recipe import ToolchainStage
+
+BINUTILS = ("ar", "ranlib", "strip", "nm", "objcopy", "objdump", "readelf", "ld", "strings")
+SETUP_HINT = "install it with `make setup` (scripts/setup-host)"
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise ToolMissingError(f"'{tool}' is not installed; {SETUP_HINT}")
+    return path
+
+
+@cache
+def host_identity(arch: Arch) -> str:
+    """What of the host toolchain shapes the output: gcc version and kernel header version."""
+    gcc = require(f"{arch.info.gnu_tools_prefix}gcc")
+    version = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    return f"{version}; linux headers {kernel_headers_version(arch)}"
+
+
+def kernel_headers_version(arch: Arch) -> str:
+    for root in arch.info.kernel_headers:
+        header = Path(root) / "linux" / "version.h"
+        if header.exists():
+            match = re.search(r"LINUX_VERSION_CODE (\d+)", header.read_text())
+            if match:
+                code = int(match.group(1))
+                return f"{code >> 16}.{(code >> 8) & 0xFF}.{code & 0xFF}"
+    raise ToolMissingError(f"kernel headers for {arch} not found in {arch.info.kernel_headers}; {SETUP_HINT}")
+
+
+def specs_text(sysroot: Path) -> str:
+    """A gcc specs file that swaps glibc for the musl sysroot and links statically.
+
+    -nostdinc keeps the host's glibc headers out; gcc's own headers (stddef.h, ...) stay
+    reachable through `include%s`. crtbeginT.o is gcc's start file for static executables.
+    """
+    inc, lib = sysroot / "include", sysroot / "lib"
+    return f"""%rename cpp_options old_cpp_options
+
+*cpp_options:
+-nostdinc -isystem {inc} -isystem include%s %(old_cpp_options)
+
+*cc1:
+%(cc1_cpu) -nostdinc -isystem {inc} -isystem include%s
+
+*link_libgcc:
+-L{lib} -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*startfile:
+%{{!shared: {lib}/crt1.o}} {lib}/crti.o crtbeginT.o%s
+
+*endfile:
+crtend.o%s {lib}/crtn.o
+
+*link:
+-nostdlib -static %{{rdynamic:-export-dynamic}}
+
+"""
+
+
+@dataclass
+class Toolchain:
+    """The compiler environment of one build: `env()` for any build system, plus helpers."""
+
+    arch: Arch
+    stage: ToolchainStage
+    sysroot: Path | None  # musl sysroot for bare-musl and target stages
+    tools_dir: Path  # where this build's wrappers are written
+    deps: Path  # staging prefix holding the dependencies' installed trees
+    source_date_epoch: int
+
+    @property
+    def triple(self) -> str:
+        return self.arch.musl_triple
+
+    @property
+    def gnu_prefix(self) -> str:
+        return self.arch.info.gnu_tools_prefix
+
+    @property
+    def cc(self) -> str:
+        if self.stage is ToolchainStage.host_cross:
+            return require(f"{self.gnu_prefix}gcc")
+        return str(self.tools_dir / f"{self.triple}-gcc")
+
+    def tool(self, name: str) -> str:
+        return require(f"{self.gnu_prefix}{name}")
+
+    def materialize(self) -> None:
+        """Write the compiler wrapper, binutils links and a pkg-config that only sees the staging prefix."""
+        self.tools_dir.mkdir(parents=True, exist_ok=True)
+        if self.stage is ToolchainStage.host_cross:
+            return
+        assert self.sysroot is not None
+        specs = self.tools_dir / "musl-gcc.specs"
+        specs.write_text(specs_text(self.sysroot))
+        gcc = require(f"{self.gnu_prefix}gcc")
+        self._script(f"{self.triple}-gcc", f'exec {gcc} -specs "{specs}" -static "$@"')
+        os.symlink(f"{self.triple}-gcc", self.tools_dir / f"{self.triple}-cc")
+        for tool in BINUTILS:
+            os.symlink(self.tool(tool), self.tools_dir / f"{self.triple}-{tool}")
+        pkgconf = require("pkg-config")
+        self._script(
+            f"{self.triple}-pkg-config",
+            f'PKG_CONFIG_LIBDIR="{self.deps}/usr/lib/pkgconfig:{self.deps}/usr/share/pkgconfig" '
+            f'PKG_CONFIG_SYSROOT_DIR="{self.deps}" PKG_CONFIG_PATH= exec {pkgconf} --static "$@"',
+        )
+
+    def _script(self, name: str, body: str) -> None:
+        path = self.tools_dir / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+    def env(self, build_dir: Path) -> dict[str, str]:
+        """Variables every build system reads; flags map build paths away for reproducibility."""
+        env = {
+            "PATH": f"{self.tools_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "SOURCE_DATE_EPOCH": str(self.source_date_epoch),
+            "LC_ALL": "C",
+            "TZ": "UTC",
+        }
+        if self.stage is ToolchainStage.host_cross:
+            return env | {"CROSS_COMPILE": self.gnu_prefix, "CC": self.cc}
+        prefix_map = f"-ffile-prefix-map={build_dir}=/build"
+        return env | {
+            "CC": self.cc,
+            "CXX": "false",  # no C++ runtime for musl here: fail fast instead of picking the host's g++
+            **{t.upper(): str(self.tools_dir / f"{self.triple}-{t}") for t in BINUTILS if t != "strings"},
+            "PKG_CONFIG": str(self.tools_dir / f"{self.triple}-pkg-config"),
+            "CFLAGS": f"-O2 -pipe {prefix_map}",
+            "CPPFLAGS": f"-I{self.deps}/usr/include",
+            "LDFLAGS": f"-static -L{self.deps}/usr/lib",
+        }
+
+    def configure_args(self) -> list[str]:
+        """autotools: cross-compile from the amd64 build machine to a musl host, static only."""
+        return [f"--host={self.triple}", "--build=x86_64-pc-linux-gnu", "--prefix=/usr",
+                "--disable-shared", "--enable-static"]
