@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .lock import Lock
 from .verify import expand, verify_file
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,23 +58,27 @@ def load(settings: Settings) -> tuple[Catalog, Lock]:
 def list_cmd(settings: Settings) -> None:
     """Show the catalog: each component, its pinned version, build system and dependencies."""
     catalog, lock = load(settings)
-    table = Table("component", "version", "build system", "depends on", "installs", "summary")
+    table = Table("component", "version", "build system", "depends on", "installs")
     for recipe in catalog:
         version = lock.pins[recipe.name].version if recipe.name in lock.pins else "(from its parts)"
         table.add_row(recipe.name, version, recipe.builder.kind, ", ".join(recipe.depends) or "-",
-                      ", ".join(sorted(Path(b).name for b in recipe.all_binaries())) or "-", recipe.summary)
+                      ", ".join(sorted(Path(b).name for b in recipe.all_binaries())) or "-")
     console.print(table)
 
 
 @cli.command()
-@click.argument("components", nargs=-1, required=True)
+@click.argument("components", nargs=-1)
 @click.option("--arch", "arches", default="amd64", callback=parse_arches, show_default=True,
               help="amd64, arm64 or all.")
 @click.option("--out", type=click.Path(path_type=Path), help="Install the components' binaries into OUT/<arch>/bin/.")
 @click.pass_obj
 def build(settings: Settings, components: tuple[str, ...], arches: list[Arch], out: Path | None) -> None:
-    """Build COMPONENTS (and what they need) for the chosen arches; cached results are reused."""
+    """Build COMPONENTS (default: every component that installs binaries) and what they need.
+
+    Cached results are reused; a failed step prints its log's last lines and path.
+    """
     catalog, lock = load(settings)
+    components = components or tuple(r.name for r in catalog if r.binaries)
     engine = Engine(settings, catalog, lock, err)
     results = engine.build(components, arches)
     if out:
@@ -103,7 +108,12 @@ def verify(settings: Settings, paths: tuple[Path, ...], no_run: bool) -> None:
         raise StaticbuildError(f"{failed} of {len(reports)} binaries failed verification")
 
 
+def _terminate(_signum, _frame) -> None:
+    raise KeyboardInterrupt  # same clean-up path as Ctrl-C: child steps stopped, nothing half-done kept
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

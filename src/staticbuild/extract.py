@@ -14,6 +14,8 @@ from .errors import UnsafeArchiveError
 def check_members(tar: tarfile.TarFile, dest: Path) -> None:
     """Refuse absolute paths, `..`, links escaping the tree and device files (Python's 'data' filter rules)."""
     for member in tar.getmembers():
+        if member.name.startswith("/"):  # the 'data' filter would quietly make it relative
+            raise UnsafeArchiveError(f"refusing archive: member '{member.name}' has an absolute path")
         try:
             tarfile.data_filter(member, str(dest))
         except tarfile.FilterError as exc:

@@ -1,0 +1,100 @@
+"""Shared fixtures: one cold cache per test run, real builds done once, a local HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from staticbuild.arch import Arch
+from staticbuild.catalog import Catalog
+from staticbuild.engine import Engine, Settings
+from staticbuild.lock import Lock
+
+REPO = Path(__file__).resolve().parents[1]
+LOCK = REPO / "staticbuild.lock"
+SMALL_COMPONENTS = ("catatonit", "passt")
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+@pytest.fixture(scope="session")
+def lock() -> Lock:
+    return Lock.load(LOCK)
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory) -> Path:
+    """A cache shared by every real build of this run; cold unless STATICBUILD_TEST_CACHE names one."""
+    given = os.environ.get("STATICBUILD_TEST_CACHE")
+    return Path(given) if given else tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def settings(build_cache) -> Settings:
+    return Settings(cache=build_cache, lock=LOCK)
+
+
+@pytest.fixture(scope="session")
+def built(settings, catalog, lock, tmp_path_factory):
+    """catatonit and passt (and the toolchain under them) built for both arches, once per run."""
+    engine = Engine(settings, catalog, lock, Console(stderr=True))
+    results = engine.build(SMALL_COMPONENTS, list(Arch))
+    out = tmp_path_factory.mktemp("out")
+    engine.install(results, SMALL_COMPONENTS, out)
+    return engine, results, out
+
+
+def run_cli(*args: str, cache: Path | None = None, lock: Path = LOCK, **kwargs) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "staticbuild", "--lock", str(lock)]
+    if cache:
+        cmd += ["--cache", str(cache)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"}, **kwargs)
+
+
+def make_tarball(path: Path, members: dict[str, bytes | tuple[str, str]], mode: str = "w:gz") -> Path:
+    """Write a tarball; a value (kind, target) with kind 'symlink' or 'hardlink' makes a link member."""
+    with tarfile.open(path, mode) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.mtime = 1_700_000_000
+            if isinstance(content, tuple):
+                kind, target = content
+                info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                info.linkname = target
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o755
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A directory served on loopback: yields (root, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

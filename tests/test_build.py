@@ -1,0 +1,155 @@
+"""Real builds of the first components for both arches, and proof that they are what we claim."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from conftest import SMALL_COMPONENTS, run_cli
+from staticbuild.arch import Arch
+from staticbuild.engine import Target
+from staticbuild.recipe import ToolchainStage
+from staticbuild.toolchain import Toolchain
+
+pytestmark = pytest.mark.build
+ARCHES = [pytest.param(a, id=a.name) for a in Arch]
+
+ALLOCATOR_PROBE = r"""
+#include <mimalloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Threads free each other's blocks: the hard case for an allocator swapped in under libc. */
+#define SLOTS 256
+static void *slots[SLOTS];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static void *churn(void *arg) {
+    unsigned seed = (unsigned)(size_t)arg;
+    for (int i = 0; i < 200000; i++) {
+        int k = rand_r(&seed) % SLOTS;
+        void *fresh = malloc(1 + rand_r(&seed) % 4096);
+        pthread_mutex_lock(&lock);
+        void *old = slots[k]; slots[k] = fresh;
+        pthread_mutex_unlock(&lock);
+        free(old);
+    }
+    return NULL;
+}
+int main(void) {
+    pthread_t t[8];
+    for (long i = 0; i < 8; i++) pthread_create(&t[i], NULL, churn, (void *)i);
+    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < SLOTS; i++) free(slots[i]);
+    char *dup = strdup("x");
+    FILE *f = fopen("/proc/self/status", "r");          /* musl allocates the FILE internally */
+    char *line = NULL; size_t cap = 0;
+    getline(&line, &cap, f);                             /* and grows this buffer with realloc */
+    printf("malloc=%d strdup=%d musl-fopen=%d musl-getline=%d\n",
+           mi_is_in_heap_region(malloc(64)), mi_is_in_heap_region(dup),
+           mi_is_in_heap_region(f), mi_is_in_heap_region(line));
+    return 0;
+}
+"""
+
+
+def run(arch: Arch, *argv: str | Path, **kwargs) -> subprocess.CompletedProcess:
+    prefix = [arch.info.qemu] if arch.info.qemu else []
+    return subprocess.run([*prefix, *map(str, argv)], capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def probe(built, tmp_path_factory):
+    """The allocator probe compiled with each arch's target toolchain (unstripped, for nm)."""
+    engine, results, _ = built
+    binaries = {}
+    for arch in Arch:
+        sysroot = results[Target(engine.catalog.get("toolchain"), arch)].dest
+        work = tmp_path_factory.mktemp(f"probe-{arch}")
+        toolchain = Toolchain(arch, ToolchainStage.target, sysroot, work / "tools", work / "deps", 0)
+        toolchain.materialize()
+        (work / "probe.c").write_text(ALLOCATOR_PROBE)
+        env = toolchain.env(work)
+        subprocess.run([env["CC"], "-O2", "-pthread", "-o", work / "probe", work / "probe.c"], check=True, env=env)
+        binaries[arch] = (work / "probe", toolchain)
+    return binaries
+
+
+def test_cli_verify_passes_for_every_binary_of_both_arches(built):
+    _, _, out = built
+    proc = run_cli("verify", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if str(out) in line]
+    assert len(rows) == 8  # catatonit, passt, pasta (+ .avx2 pair on amd64)
+    assert all("static" in r and "mimalloc (active)" in r and " ok " in r for r in rows), proc.stdout
+    assert sum("arm64" in r for r in rows) == 3
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_mimalloc_serves_every_allocation_at_run_time(probe, arch):
+    binary, _ = probe[arch]
+    proc = run(arch, binary, env={"MIMALLOC_SHOW_STATS": "1", "MIMALLOC_VERBOSE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "malloc=1 strdup=1 musl-fopen=1 musl-getline=1"
+    assert "mimalloc: process init" in proc.stderr and "heap stats" in proc.stderr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_malloc_symbol_is_mimallocs(probe, arch):
+    binary, toolchain = probe[arch]
+    symbols = subprocess.run([toolchain.tool("nm"), binary], capture_output=True, text=True, check=True).stdout
+    address = {line.split()[-1]: line.split()[0] for line in symbols.splitlines() if len(line.split()) == 3}
+    assert address["malloc"] == address["mi_malloc"]
+    assert "__libc_malloc_impl" not in address and "__malloc_donate" not in address, "musl's malloc left out"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_toolchain_libc_archive_carries_mimalloc_not_musl_malloc(built, arch):
+    engine, results, _ = built
+    libc = results[Target(engine.catalog.get("toolchain"), arch)].dest / "lib" / "libc.a"
+    members = subprocess.run(["ar", "t", libc], capture_output=True, text=True, check=True).stdout.split()
+    assert "mimalloc.o" in members
+    assert not {"lite_malloc.lo", "malloc.lo", "donate.lo"} & set(members)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_binaries_are_static_for_the_right_machine(built, arch):
+    _, _, out = built
+    for binary in (out / arch.name / "bin").iterdir():
+        with binary.open("rb") as fh:
+            elf = ELFFile(fh)
+            assert elf["e_machine"] == arch.info.elf_machine
+            assert not [s for s in elf.iter_segments() if s["p_type"] in ("PT_INTERP", "PT_DYNAMIC")]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_catatonit_runs_a_child_and_passes_its_exit_code(built, arch):
+    _, _, out = built
+    proc = run(arch, out / arch.name / "bin" / "catatonit", "--", "/bin/sh", "-c", "echo child-ran; exit 7")
+    assert proc.returncode == 7 and "child-ran" in proc.stdout, proc.stderr
+
+
+def test_pasta_builds_a_network_namespace(built):
+    """pasta (amd64; qemu-user cannot create user namespaces) gives a command a configured tap interface."""
+    _, _, out = built
+    script = "ip -o -4 addr show | grep -v ' lo ' ; echo pasta-ok"
+    proc = run(Arch.amd64, out / "amd64" / "bin" / "pasta", "--runas", "0", "--config-net", "--", "sh", "-c", script)
+    assert proc.returncode == 0 and "pasta-ok" in proc.stdout, proc.stderr
+    assert " inet " in proc.stdout, "an interface with an IPv4 address inside the namespace"
+
+
+def test_pasta_avx2_variant_is_installed_next_to_pasta_on_amd64_only(built):
+    _, _, out = built
+    assert (out / "amd64" / "bin" / "pasta.avx2").exists()
+    assert not (out / "arm64" / "bin" / "pasta.avx2").exists()
+
+
+def test_second_build_is_a_cache_hit(built, build_cache):
+    proc = run_cli("build", *SMALL_COMPONENTS, "--arch", "all", cache=build_cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "building" not in proc.stderr
+    assert proc.stderr.count("cached") == 2 * (len(SMALL_COMPONENTS) + 3)  # + musl, mimalloc, toolchain

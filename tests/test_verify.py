@@ -1,0 +1,66 @@
+"""verify fails what we would not ship: dynamic, no mimalloc, wrong version, not ELF."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import LOCK, run_cli
+from staticbuild.verify import Report, inspect_elf
+
+BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: static glibc, no mimalloc
+
+
+def test_dynamic_host_binary_fails():
+    report = Report(Path("/bin/true"))
+    inspect_elf(Path("/bin/true"), report)
+    assert report.linkage == "dynamic"
+    assert any("interpreter" in p for p in report.problems)
+    assert any("libc.so.6" in p for p in report.problems)
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static is installed by `make setup`")
+def test_static_binary_without_mimalloc_fails():
+    report = Report(BUSYBOX)
+    inspect_elf(BUSYBOX, report)
+    assert report.linkage == "static" and report.allocator == "missing"
+    assert report.problems == ["mimalloc is not linked in"]
+
+
+def test_cli_verify_exits_nonzero_and_names_each_failure(tmp_path):
+    shutil.copy("/bin/true", tmp_path / "true")
+    (tmp_path / "notes.txt").write_text("not a binary")
+    proc = run_cli("verify", str(tmp_path))
+    assert proc.returncode == 1
+    assert "needs shared libraries" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == "error: 1 of 1 binaries failed verification"
+
+
+def test_cli_verify_missing_path_is_one_clear_error(tmp_path):
+    proc = run_cli("verify", str(tmp_path / "nope"))
+    assert proc.returncode == 1 and proc.stderr.strip() == f"error: no such file: {tmp_path / 'nope'}"
+
+
+@pytest.mark.build
+def test_wrong_version_is_reported(built, tmp_path):
+    """A catatonit binary checked against a lock that pins another version fails its smoke test."""
+    _, _, out = built
+    lock = tmp_path / "other.lock"
+    lock.write_text(LOCK.read_text().replace('version = "0.2.1"', 'version = "9.9.9"'))
+    proc = run_cli("verify", str(out / "amd64" / "bin" / "catatonit"), lock=lock)
+    assert proc.returncode == 1
+    assert "expected '9.9.9_catatonit'" in proc.stdout
+
+
+@pytest.mark.build
+def test_verify_looks_inside_tarballs(built, tmp_path):
+    _, _, out = built
+    bundle = tmp_path / "bundle.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(out / "arm64" / "bin", arcname="catatonit-v0.2.1/bin")
+    proc = run_cli("verify", str(bundle))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("arm64") == 3 and "tini version 0.2.1_catatonit" in proc.stdout
