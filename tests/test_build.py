@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -81,12 +82,12 @@ def probe(built, tmp_path_factory):
 
 def test_cli_verify_passes_for_every_binary_of_both_arches(built):
     _, _, out = built
-    proc = run_cli("verify", str(out))
+    proc = run_cli("verify", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line for line in proc.stdout.splitlines() if str(out) in line]
-    assert len(rows) == 8  # catatonit, passt, pasta (+ .avx2 pair on amd64)
-    assert all("static" in r and "mimalloc (active)" in r and " ok " in r for r in rows), proc.stdout
-    assert sum("arm64" in r for r in rows) == 3
+    reports = json.loads(proc.stdout)
+    assert len(reports) == 8  # catatonit, passt, pasta (+ .avx2 pair on amd64)
+    assert all(r["ok"] and r["linkage"] == "static" and r["allocator"] == "mimalloc (active)" for r in reports)
+    assert sorted(r["arch"] for r in reports).count("arm64") == 3
 
 
 @pytest.mark.parametrize("arch", ARCHES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_cli_verify_exits_nonzero_and_names_each_failure(tmp_path):
     (tmp_path / "notes.txt").write_text("not a binary")
     proc = run_cli("verify", str(tmp_path))
     assert proc.returncode == 1
-    assert "needs shared libraries" in proc.stdout
+    assert f"FAILED {tmp_path / 'true'}: has an ELF interpreter" in proc.stdout
+    assert "needs shared libraries: libc.so.6" in proc.stdout
     assert proc.stderr.strip().splitlines()[-1] == "error: 1 of 1 binaries failed verification"
 
 
@@ -61,6 +63,8 @@ def test_verify_looks_inside_tarballs(built, tmp_path):
     bundle = tmp_path / "bundle.tar.gz"
     with tarfile.open(bundle, "w:gz") as tar:
         tar.add(out / "arm64" / "bin", arcname="catatonit-v0.2.1/bin")
-    proc = run_cli("verify", str(bundle))
+    proc = run_cli("verify", "--json", str(bundle))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("arm64") == 3 and "tini version 0.2.1_catatonit" in proc.stdout
+    reports = json.loads(proc.stdout)
+    assert [r["arch"] for r in reports] == ["arm64"] * 3
+    assert "tini version 0.2.1_catatonit" in {r["version"] for r in reports}

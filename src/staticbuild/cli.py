@@ -16,7 +16,8 @@ from .catalog import Catalog
 from .engine import Engine, Settings
 from .errors import BuildError, StaticbuildError
 from .lock import Lock
-from .verify import expand, verify_file
+from .pinning import pin
+from .verify import Report, expand, verify_file
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
@@ -89,8 +90,9 @@ def build(settings: Settings, components: tuple[str, ...], arches: list[Arch], o
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-run", is_flag=True, help="Only inspect the ELF files; do not run them.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of a table.")
 @click.pass_obj
-def verify(settings: Settings, paths: tuple[Path, ...], no_run: bool) -> None:
+def verify(settings: Settings, paths: tuple[Path, ...], no_run: bool, as_json: bool) -> None:
     """Check binaries (files, directories or tarballs): static, right machine, mimalloc linked, version runs."""
     catalog, lock = load(settings)
     versions = {name: pin.version for name, pin in lock.pins.items()}
@@ -98,18 +100,45 @@ def verify(settings: Settings, paths: tuple[Path, ...], no_run: bool) -> None:
         if not files:
             raise StaticbuildError(f"no ELF files found in {', '.join(map(str, paths))}")
         reports = [verify_file(f, catalog, versions, run=not no_run) for f in files]
-    table = Table("binary", "arch", "linkage", "allocator", "version check", "result")
-    for r in reports:
-        result = "[green]ok[/]" if r.ok else "[red]" + "; ".join(r.problems) + "[/]"
-        table.add_row(str(r.path), str(r.arch or "?"), r.linkage, r.allocator, r.version, result)
-    console.print(table)
+    if as_json:
+        console.print_json(data=[r.as_dict() for r in reports])
+    else:
+        print_reports(reports)
     failed = sum(not r.ok for r in reports)
     if failed:
         raise StaticbuildError(f"{failed} of {len(reports)} binaries failed verification")
 
 
+def print_reports(reports: list[Report]) -> None:
+    table = Table("binary", "arch", "linkage", "allocator", "version check", "result")
+    for column in table.columns:
+        column.overflow = "fold"  # never cut a path or a reason short in narrow CI logs
+    for r in reports:
+        result = "[green]ok[/]" if r.ok else "[red]" + "; ".join(r.problems) + "[/]"
+        table.add_row(str(r.path), str(r.arch or "?"), r.linkage, r.allocator, r.version, result)
+    console.print(table)
+    for r in reports:
+        if not r.ok:
+            console.print(f"FAILED {r.path}: {'; '.join(r.problems)}", soft_wrap=True, markup=False, highlight=False)
+
+
 def _terminate(_signum, _frame) -> None:
     raise KeyboardInterrupt  # same clean-up path as Ctrl-C: child steps stopped, nothing half-done kept
+
+
+@cli.command("pin")
+@click.argument("component")
+@click.argument("version")
+@click.pass_obj
+def pin_cmd(settings: Settings, component: str, version: str) -> None:
+    """Pin COMPONENT at VERSION in the lock file, with a checked digest for each place it can come from."""
+    catalog, lock = load(settings)
+    table = Table("location", "sha256", "how it was checked")
+    for r in pin(catalog.get(component), version, lock):
+        table.add_row(r.source.describe() if r.source else "(skipped)", r.source.sha256[:16] + "…" if r.source else "",
+                      r.note)
+    console.print(table)
+    console.print(f"pinned {component} {version} in {lock.path}")
 
 
 def main() -> None:

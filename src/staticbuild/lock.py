@@ -12,6 +12,14 @@ import tomli_w
 
 from .errors import StaticbuildError
 
+HEADER = """\
+# Pinned versions and source digests, written by `staticbuild pin`. Each component lists the
+# places its release can be downloaded from, in order, each with the SHA-256 that file must
+# have there. A location is listed only with a digest that was checked for it: debian:
+# digests come from apt's signed Sources indexes, crate: digests are the registry's checksums.
+
+"""
+
 
 @dataclass(frozen=True)
 class PinnedSource:
@@ -81,5 +89,6 @@ class Lock:
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lock-")
         with os.fdopen(fd, "wb") as fh:
+            fh.write(HEADER.encode())
             tomli_w.dump(data, fh)
         os.replace(tmp, self.path)

@@ -40,6 +40,10 @@ class Report:
     def ok(self) -> bool:
         return not self.problems
 
+    def as_dict(self) -> dict:
+        return {"path": str(self.path), "arch": self.arch.name if self.arch else None, "linkage": self.linkage,
+                "allocator": self.allocator, "version": self.version, "ok": self.ok, "problems": self.problems}
+
 
 @dataclass(frozen=True)
 class Expectation:
