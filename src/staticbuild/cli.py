@@ -153,7 +153,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except BuildError as exc:
         err.print(f"[red]error:[/] {exc}")
-        err.print(f"[dim]last lines of the log:[/]\n{exc.tail}", markup=False, highlight=False)
+        err.print("[dim]last lines of the log:[/]")
+        err.print(exc.tail, markup=False, highlight=False)
         err.print(f"[red]error:[/] {exc}")
         sys.exit(1)
     except StaticbuildError as exc:

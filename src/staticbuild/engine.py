@@ -92,7 +92,9 @@ class BuildContext:
         self.runner.run(step, [str(a) for a in argv], cwd or self.build, self.env | (env or {}))
 
     def shell(self, step: str, script: str, cwd: Path | None = None) -> None:
-        self.run(step, ["sh", "-ec", script], cwd=cwd, env={"DESTDIR": str(self.dest), "JOBS": str(self.jobs)})
+        env = {"DESTDIR": str(self.dest), "JOBS": str(self.jobs), "BUILD": str(self.build),
+               "CONFIGURE_ARGS": " ".join(self.toolchain.configure_args())}
+        self.run(step, ["sh", "-ec", script], cwd=cwd, env=env)
 
     def dep_dest(self, name: str) -> Path:
         return self.dep_results[name].dest
@@ -228,6 +230,8 @@ class Engine:
         (work / "build").mkdir()
         ctx = self._context(target, version, work, tmp, deps, epoch)
         try:
+            for patch in target.recipe.patch_files():
+                ctx.run(f"patch-{patch.stem}", ["patch", "-p1", "--forward", "-i", patch], cwd=ctx.src)
             target.recipe.builder.build(ctx)
             self._strip(ctx)
         except BaseException as exc:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .engine import BuildContext
+
+
+PATCH_DIR = Path(__file__).parent / "recipes" / "patches"
 
 
 class Builder(Protocol):
@@ -69,13 +73,18 @@ class Recipe:
     binaries: tuple[str, ...] = ()  # paths under the install prefix that `--out` and bundles take
     arch_binaries: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra ones per arch
     smoke: dict[str, Smoke] = field(default_factory=dict)  # binary name -> its test
+    patches: tuple[str, ...] = ()  # files in recipes/patches/, applied with `patch -p1` in order
     stage: ToolchainStage = ToolchainStage.target
     arches: tuple[str, ...] = ("amd64", "arm64")
 
+    def patch_files(self) -> list[Path]:
+        return [PATCH_DIR / name for name in self.patches]
+
     def fingerprint(self) -> str:
         """Digest of everything that changes the build output (not summary, smoke or docs)."""
+        patches = [p.read_bytes() for p in self.patch_files()]
         material = repr((self.name, self.builder, self.depends, self.binaries,
-                         sorted(self.arch_binaries.items()), self.stage))
+                         sorted(self.arch_binaries.items()), self.stage, patches))
         return hashlib.sha256(material.encode()).hexdigest()
 
     def binaries_for(self, arch: str) -> tuple[str, ...]:

@@ -157,6 +157,34 @@ class Toolchain:
             "LDFLAGS": f"-static -L{self.deps}/usr/lib",
         }
 
+    def meson_cross_file(self, path: Path) -> Path:
+        """meson: the target machine, our tools, static libraries; target programs are never run."""
+        env = self.env(path.parent)
+        def quoted(flags: str) -> str:
+            return ", ".join(f"'{f}'" for f in flags.split())
+        path.write_text(f"""[binaries]
+c = '{env["CC"]}'
+ar = '{env["AR"]}'
+strip = '{env["STRIP"]}'
+pkg-config = '{env["PKG_CONFIG"]}'
+
+[built-in options]
+c_args = [{quoted(env["CFLAGS"] + " " + env["CPPFLAGS"])}]
+c_link_args = [{quoted(env["LDFLAGS"])}]
+default_library = 'static'
+prefer_static = true
+
+[properties]
+needs_exe_wrapper = true
+
+[host_machine]
+system = 'linux'
+cpu_family = '{self.arch.info.meson_cpu_family}'
+cpu = '{self.arch.info.gnu}'
+endian = 'little'
+""")
+        return path
+
     def configure_args(self) -> list[str]:
         """autotools: cross-compile from the amd64 build machine to a musl host, static only."""
         return [f"--host={self.triple}", "--build=x86_64-pc-linux-gnu", "--prefix=/usr",

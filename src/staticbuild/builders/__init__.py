@@ -2,7 +2,8 @@
 
 from .autotools import Autotools
 from .make import Make
+from .meson import Meson
 from .musl import MuslLibc, MuslSysroot
 from .script import Script
 
-__all__ = ["Autotools", "Make", "MuslLibc", "MuslSysroot", "Script"]
+__all__ = ["Autotools", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]
