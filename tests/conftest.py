@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tarfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,14 +49,35 @@ def settings(build_cache) -> Settings:
     return Settings(cache=build_cache, lock=LOCK)
 
 
+BINFMT_AARCH64 = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+
+
+@contextmanager
+def no_emulation() -> Iterator[None]:
+    """Switch the kernel's qemu-aarch64 handler off, so a build that ran an arm64 program would fail."""
+    enabled = BINFMT_AARCH64.exists() and BINFMT_AARCH64.read_text().startswith("enabled")
+    if enabled:
+        BINFMT_AARCH64.write_text("0")
+    try:
+        yield
+    finally:
+        if enabled:
+            BINFMT_AARCH64.write_text("1")
+
+
+def build_and_install(settings, catalog, lock, components, out: Path):
+    """Build `components` for both arches with emulation impossible, and install them into `out`."""
+    engine = Engine(settings, catalog, lock, Console(stderr=True))
+    with no_emulation():
+        results = engine.build(components, list(Arch))
+    engine.install(results, components, out)
+    return engine, results, out
+
+
 @pytest.fixture(scope="session")
 def built(settings, catalog, lock, tmp_path_factory):
     """catatonit and passt (and the toolchain under them) built for both arches, once per run."""
-    engine = Engine(settings, catalog, lock, Console(stderr=True))
-    results = engine.build(SMALL_COMPONENTS, list(Arch))
-    out = tmp_path_factory.mktemp("out")
-    engine.install(results, SMALL_COMPONENTS, out)
-    return engine, results, out
+    return build_and_install(settings, catalog, lock, SMALL_COMPONENTS, tmp_path_factory.mktemp("out"))
 
 
 def run_cli(*args: str, cache: Path | None = None, lock: Path = LOCK, **kwargs) -> subprocess.CompletedProcess:

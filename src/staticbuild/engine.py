@@ -156,6 +156,17 @@ class Engine:
         toolchain = TOOLCHAIN_OF.get(recipe.stage)
         return [*([toolchain] if toolchain else []), *recipe.depends]
 
+    def closure(self, recipe: Recipe) -> list[str]:
+        """All dependencies, direct and indirect: a static link needs every library below it."""
+        seen: dict[str, None] = {}
+        stack = list(self.deps_of(recipe))
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen[name] = None
+                stack.extend(self.deps_of(self.catalog.get(name)))
+        return sorted(seen)
+
     def plan(self, names: Sequence[str], arches: Sequence[Arch]) -> list[Target]:
         """Every target needed, dependencies first."""
         graph: dict[Target, set[Target]] = {}
@@ -199,7 +210,7 @@ class Engine:
         results: dict[Target, Result] = {}
         with self._cache_lock():
             for target in self.plan(names, arches):
-                deps = {d: results[Target(self.catalog.get(d), target.arch)] for d in self.deps_of(target.recipe)}
+                deps = {d: results[Target(self.catalog.get(d), target.arch)] for d in self.closure(target.recipe)}
                 results[target] = self._build_one(target, deps)
         return results
 
@@ -271,7 +282,7 @@ class Engine:
         """Fetch, verify and unpack the pinned source; a sourceless recipe takes its version from its deps."""
         if not target.recipe.upstream:
             src.mkdir(parents=True)
-            version = "+".join(f"{n}-{r.manifest['version']}" for n, r in deps.items())
+            version = "+".join(f"{n}-{deps[n].manifest['version']}" for n in target.recipe.depends)
             return version, None, max(r.manifest["source_date_epoch"] for r in deps.values())
         pin = self.lock.pin(target.recipe.name)
         archive, source = self.sources.get(target.recipe.name, pin)
@@ -282,8 +293,8 @@ class Engine:
         toolchain_dep = TOOLCHAIN_OF.get(target.recipe.stage)
         staging = work / "deps"
         staging.mkdir()
-        for name, result in deps.items():
-            if name != toolchain_dep:
+        for result in deps.values():
+            if result.target.recipe.stage is ToolchainStage.target:  # libraries, not the toolchain's parts
                 shutil.copytree(result.dest, staging, symlinks=True, dirs_exist_ok=True)
         toolchain = Toolchain(
             arch=target.arch,

@@ -79,13 +79,31 @@ def inspect_elf(path: Path, report: Report) -> bytes | None:
     return data
 
 
+# crun re-executes itself from a memfd copy at start-up, which qemu-user cannot follow; it
+# skips that when its binary is on a read-only filesystem. So foreign binaries run from a
+# read-only bind mount of their folder, in a private mount namespace (a user namespace too
+# when not root), falling back to plain qemu where namespaces are not available.
+READ_ONLY_VIEW = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+
+
+def emulated(qemu: str, path: Path) -> list[str]:
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return [qemu]
+    flags = "-m" if os.geteuid() == 0 else "-Urm"
+    probe = subprocess.run([unshare, flags, "true"], capture_output=True)
+    if probe.returncode != 0:
+        return [qemu]
+    return [unshare, flags, "sh", "-c", READ_ONLY_VIEW, "sh", str(path.parent.resolve()), qemu]
+
+
 def run_binary(path: Path, arch: Arch, args: tuple[str, ...], env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     prefix: list[str] = []
     if arch.info.qemu:
         qemu = shutil.which(arch.info.qemu)
         if not qemu:
             raise StaticbuildError(f"{arch.info.qemu} is needed to run {arch} binaries; run `make setup`")
-        prefix = [qemu]
+        prefix = emulated(qemu, path)
     return subprocess.run([*prefix, str(path), *args], capture_output=True, text=True, errors="replace",
                           timeout=RUN_TIMEOUT, env=os.environ | env_extra, stdin=subprocess.DEVNULL)
 
