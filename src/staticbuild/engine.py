@@ -252,7 +252,6 @@ class Engine:
             os.replace(tmp, failed)
             if isinstance(exc, BuildError):
                 exc.log = exc.log.replace(str(tmp), str(failed))
-                exc.args = (f"{exc.target}: step '{exc.step}' failed (full log: {exc.log})",)
             raise
         binaries = target.recipe.binaries_for(target.arch.name)
         manifest = {

@@ -17,8 +17,11 @@ class BuildError(StaticbuildError):
     """A build step failed; carries where to look."""
 
     def __init__(self, target: str, step: str, log: str, tail: str):
-        super().__init__(f"{target}: step '{step}' failed (full log: {log})")
+        super().__init__(target, step)
         self.target, self.step, self.log, self.tail = target, step, log, tail
+
+    def __str__(self) -> str:
+        return f"{self.target}: step '{self.step}' failed (full log: {self.log})"
 
 
 class ToolMissingError(StaticbuildError):
