@@ -83,6 +83,7 @@ class BuildContext:
     jobs: int
     runner: StepRunner
     dep_results: dict[str, Result]
+    shared: Path  # caches shared by every build (Go's build and module caches)
 
     @property
     def env(self) -> dict[str, str]:
@@ -195,6 +196,7 @@ class Engine:
                 "pin": self.lock.pin(recipe.name).identity if recipe.upstream else None,
                 "arch": target.arch.name,
                 "host": host_identity(target.arch),
+                "tools": getattr(recipe.builder, "tool_identity", lambda: "")(),
                 "deps": sorted(self.key(Target(self.catalog.get(d), target.arch))
                                for d in self.deps_of(target.recipe)),
             }
@@ -285,7 +287,8 @@ class Engine:
             return version, None, max(r.manifest["source_date_epoch"] for r in deps.values())
         pin = self.lock.pin(target.recipe.name)
         archive, source = self.sources.get(target.recipe.name, pin)
-        return pin.version, source, extract_source(archive, src, source.subdir)
+        epoch = extract_source(archive, src, source.subdir)
+        return pin.version, source, pin.epoch or epoch
 
     def _context(self, target: Target, version: str, work: Path, tmp: Path,
                  deps: dict[str, Result], epoch: int) -> BuildContext:
@@ -307,7 +310,7 @@ class Engine:
         (tmp / "dest").mkdir(parents=True)
         runner = StepRunner(target.label, tmp / "logs", self.console)
         return BuildContext(target, version, work / "src", work / "build", tmp / "dest", staging,
-                            toolchain, self.settings.jobs, runner, deps)
+                            toolchain, self.settings.jobs, runner, deps, self.settings.cache / "shared")
 
     def _strip(self, ctx: BuildContext) -> None:
         """Strip the installed binaries (symbols are not shipped; sizes are measured stripped)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from .errors import UnsafeArchiveError
 
@@ -31,14 +33,17 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
     try:
-        try:
-            tar = tarfile.open(archive, "r:*")
-        except tarfile.TarError as exc:
-            raise UnsafeArchiveError(f"{archive.name}: not a readable tar archive ({exc})") from None
-        with tar:
-            check_members(tar, staging)
-            tar.extractall(staging, filter="data")
-            epoch = max((m.mtime for m in tar.getmembers()), default=0)
+        if zipfile.is_zipfile(archive):
+            epoch = extract_zip(archive, staging)
+        else:
+            try:
+                tar = tarfile.open(archive, "r:*")
+            except tarfile.TarError as exc:
+                raise UnsafeArchiveError(f"{archive.name}: not a readable tar archive ({exc})") from None
+            with tar:
+                check_members(tar, staging)
+                tar.extractall(staging, filter="data")
+                epoch = max((m.mtime for m in tar.getmembers()), default=0)
         tops = [p for p in staging.iterdir()]
         root = tops[0] if len(tops) == 1 and tops[0].is_dir() else staging
         chosen = root / subdir if subdir else root
@@ -50,3 +55,16 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
         return int(epoch)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def extract_zip(archive: Path, dest: Path) -> int:
+    """Zip archives (Go module zips): the same refusals as for tarballs, links refused outright."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            path = PurePosixPath(info.filename)
+            if path.is_absolute() or ".." in path.parts:
+                raise UnsafeArchiveError(f"refusing archive: member '{info.filename}' escapes the tree")
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise UnsafeArchiveError(f"refusing archive: member '{info.filename}' is a link")
+        zf.extractall(dest)
+        return 0  # module zips carry no meaningful times; the lock gives the release date

@@ -11,7 +11,7 @@ import httpx
 
 from .errors import SourceError
 from .lock import Pin, PinnedSource
-from .mirrors import DebianArchive, fetch_crate
+from .mirrors import DebianArchive, fetch_crate, fetch_gomod
 
 RETRIES = 3
 
@@ -90,6 +90,12 @@ class SourceCache:
             crate, _, version = rest.partition("@")
             try:
                 fetch_crate(crate, version, dest)
+            except SourceError as exc:
+                raise NotAvailable(str(exc)) from None
+        elif scheme == "gomod":
+            module, _, version = rest.partition("@")
+            try:
+                fetch_gomod(module, version, dest)
             except SourceError as exc:
                 raise NotAvailable(str(exc)) from None
         elif scheme in ("http", "https", "file"):

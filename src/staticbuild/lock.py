@@ -26,7 +26,8 @@ class PinnedSource:
     """One place a release can be downloaded from, with the SHA-256 that file must have.
 
     `url` is https://..., `debian:<source package>/<file>` (a Debian mirror from apt's
-    configuration) or `crate:<name>@<version>` (the crate registry through cargo).
+    configuration), `crate:<name>@<version>` (the crate registry through cargo) or
+    `gomod:<module>@<version>` (the Go module proxy through `go mod download`).
     `subdir` picks a directory inside the archive's top folder.
     """
 
@@ -42,6 +43,7 @@ class PinnedSource:
 class Pin:
     version: str
     sources: tuple[PinnedSource, ...]
+    epoch: int = 0  # release date (SOURCE_DATE_EPOCH) where the archive's own times say nothing
 
     @property
     def identity(self) -> tuple[str, tuple[str, ...]]:
@@ -65,7 +67,7 @@ class Lock:
         for name, entry in data.items():
             try:
                 sources = tuple(PinnedSource(**s) for s in entry["sources"])
-                pins[name] = Pin(version=str(entry["version"]), sources=sources)
+                pins[name] = Pin(version=str(entry["version"]), sources=sources, epoch=int(entry.get("epoch", 0)))
             except (KeyError, TypeError) as exc:
                 raise StaticbuildError(f"lock file {path}: entry '{name}' is malformed ({exc})") from None
         return cls(path, pins)
@@ -81,6 +83,7 @@ class Lock:
         data = {
             name: {
                 "version": pin.version,
+                **({"epoch": pin.epoch} if pin.epoch else {}),
                 "sources": [
                     {k: v for k, v in vars(s).items() if v} for s in pin.sources
                 ],

@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import SourceError, StaticbuildError
 from .fetch import NotAvailable, download, sha256_of
 from .lock import Lock, Pin, PinnedSource
-from .mirrors import DebianArchive, fetch_crate
+from .mirrors import DebianArchive, fetch_crate, fetch_gomod
 from .recipe import Recipe, Upstream
 
 
@@ -19,6 +19,7 @@ class Resolution:
     upstream: Upstream
     source: PinnedSource | None
     note: str
+    epoch: int = 0
 
 
 def template_vars(version: str) -> dict[str, str]:
@@ -45,6 +46,16 @@ def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resoluti
                 raise StaticbuildError(f"{filename} has different digests in different suites: {sorted(digests)}")
             return Resolution(upstream, PinnedSource(f"debian:{package}/{filename}", digests.pop(), upstream.subdir),
                               "digest from apt's signed Sources index")
+        if upstream.gomod:
+            holder: list = []
+            digest = _hash_download(lambda p: holder.append(fetch_gomod(upstream.gomod, f"v{version}", p)))
+            module = holder[0]
+            # The zip's single top folder is the module path's first element; the rest leads to the tree.
+            first, _, rest = upstream.gomod.partition("/")
+            subdir = f"{rest}@v{version}" if rest else ""
+            note = "checksum database and zip digest" if module.in_sumdb else "zip digest only (not in the checksum database)"
+            return Resolution(upstream, PinnedSource(f"gomod:{upstream.gomod}@v{version}", digest, subdir), note,
+                              module.epoch)
         if upstream.crate:
             crate, crate_version = upstream.crate[0], upstream.crate[1].format(**names)
             digest = _hash_download(lambda p: fetch_crate(crate, crate_version, p))
@@ -79,6 +90,7 @@ def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None =
     if not sources:
         raise StaticbuildError(f"{recipe.name} {version}: no location could be checked: "
                                + "; ".join(r.note for r in resolutions))
-    lock.pins[recipe.name] = Pin(version, tuple(sources))
+    epoch = next((r.epoch for r in resolutions if r.epoch), previous.epoch if kept else 0)
+    lock.pins[recipe.name] = Pin(version, tuple(sources), epoch)
     lock.save()
     return resolutions

@@ -58,6 +58,7 @@ class Upstream:
     url: str | None = None
     debian: tuple[str, str] | None = None  # (source package, orig file name template)
     crate: tuple[str, str] | None = None  # (crate name, crate version template)
+    gomod: str | None = None  # Go module path; its version is "v" + the component version
     subdir: str = ""
 
 

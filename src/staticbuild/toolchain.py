@@ -185,6 +185,18 @@ endian = 'little'
 """)
         return path
 
+    def go_env(self, build_dir: Path, cgo: bool) -> dict[str, str]:
+        """Go: the target arch, and cgo through the musl wrapper with the staging prefix."""
+        env = self.env(build_dir)
+        return {
+            "GOOS": "linux",
+            "GOARCH": self.arch.info.go,
+            "CGO_ENABLED": "1" if cgo else "0",
+            "CGO_CFLAGS": f"{env['CFLAGS']} {env['CPPFLAGS']}",
+            "CGO_LDFLAGS": f"-L{self.deps}/usr/lib",
+            "GOTOOLCHAIN": "local",  # never download another Go: the pinned host Go builds
+        }
+
     def configure_args(self) -> list[str]:
         """autotools: cross-compile from the amd64 build machine to a musl host, static only."""
         return [f"--host={self.triple}", "--build=x86_64-pc-linux-gnu", "--prefix=/usr",

@@ -1,9 +1,10 @@
 """How to build: shared logic that recipes configure with a few options."""
 
 from .autotools import Autotools
+from .go import Go
 from .make import Make
 from .meson import Meson
 from .musl import MuslLibc, MuslSysroot
 from .script import Script
 
-__all__ = ["Autotools", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]
+__all__ = ["Autotools", "Go", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]

@@ -1,0 +1,32 @@
+from ..builders import Go
+from ..recipe import Recipe, Smoke, Upstream
+
+# Build tags, as upstream's Makefile and the known static builds choose them:
+#   grpcnotrace       upstream default: no gRPC tracing code
+#   seccomp           seccomp filters, through the libseccomp recipe (cgo)
+#   containers_image_openpgp  signature checks in Go instead of gpgme (a C library we do not ship)
+#   exclude_graphdriver_btrfs / _devicemapper  drivers that need C libraries we do not ship
+# Not set: libsqlite3 (go-sqlite3 then compiles its bundled SQLite with our toolchain),
+# systemd (no libsystemd), apparmor (no libapparmor), libsubid (no shadow library).
+TAGS = ("grpcnotrace", "seccomp", "containers_image_openpgp",
+        "exclude_graphdriver_btrfs", "exclude_graphdriver_devicemapper")
+LIBPOD = "go.podman.io/podman/v6/libpod"
+
+recipe = Recipe(
+    name="podman",
+    summary="podman: the container engine",
+    homepage="https://podman.io/",
+    license="Apache-2.0",
+    upstream=(
+        Upstream(url="https://github.com/containers/podman/archive/refs/tags/v{version}.tar.gz"),
+        Upstream(gomod="go.podman.io/podman/v6"),
+    ),
+    builder=Go(package="./cmd/podman", output="usr/bin/podman", tags=TAGS, ldflags=(
+        f"-X {LIBPOD}/define.buildInfo={{epoch}}",  # `podman version` shows the release date
+        f"-X {LIBPOD}/config._installPrefix=/usr",
+        f"-X {LIBPOD}/config._etcDir=/etc",
+    )),
+    depends=("libseccomp",),
+    binaries=("usr/bin/podman",),
+    smoke={"podman": Smoke(("--version",), "podman version {version}")},
+)
