@@ -121,3 +121,23 @@ def http_root(tmp_path):
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def build_fixture(recipe, source_dir: Path, settings, catalog, lock, work: Path):
+    """Build a fixture recipe (its source a tarball of `source_dir`) for both arches with the real toolchain."""
+    from staticbuild.catalog import Catalog
+    from staticbuild.fetch import sha256_of
+    from staticbuild.lock import Pin, PinnedSource
+
+    archive = work / f"{recipe.name}-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source_dir, arcname=f"{recipe.name}-1.0")
+    pins = dict(lock.pins) | {recipe.name: Pin("1.0", (PinnedSource(f"file://{archive}", sha256_of(archive)),))}
+    fixture_lock = Lock(work / "lock", pins)
+    fixture_catalog = Catalog([*catalog, recipe])
+    engine = Engine(Settings(cache=settings.cache, lock=fixture_lock.path), fixture_catalog, fixture_lock,
+                    Console(stderr=True))
+    with no_emulation():
+        results = engine.build([recipe.name], list(Arch))
+    engine.install(results, [recipe.name], work / "out")
+    return fixture_catalog, work / "out"

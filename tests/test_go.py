@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import tarfile
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from conftest import no_emulation
+from conftest import build_fixture
 from staticbuild.arch import Arch
 from staticbuild.builders import Go
-from staticbuild.catalog import Catalog
-from staticbuild.engine import Engine, Settings
-from staticbuild.fetch import sha256_of
-from staticbuild.lock import Lock, Pin, PinnedSource
 from staticbuild.recipe import Recipe, Smoke, Upstream
 from staticbuild.verify import verify_file
 
@@ -30,19 +24,8 @@ HELLO = Recipe(
 
 @pytest.fixture(scope="module")
 def hello(settings, catalog, lock, tmp_path_factory):
-    work = tmp_path_factory.mktemp("cgo-hello")
-    archive = work / "cgo-hello-1.0.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(FIXTURE, arcname="cgo-hello-1.0")
-    pins = dict(lock.pins) | {"cgo-hello": Pin("1.0", (PinnedSource(f"file://{archive}", sha256_of(archive)),))}
-    fixture_lock = Lock(work / "lock", pins)
-    fixture_catalog = Catalog([*catalog, HELLO])
-    engine = Engine(Settings(cache=settings.cache, lock=fixture_lock.path), fixture_catalog, fixture_lock,
-                    Console(stderr=True))
-    with no_emulation():
-        results = engine.build(["cgo-hello"], list(Arch))
-    engine.install(results, ["cgo-hello"], work / "out")
-    return fixture_catalog, work / "out", settings.cache
+    fixture_catalog, out = build_fixture(HELLO, FIXTURE, settings, catalog, lock, tmp_path_factory.mktemp("cgo"))
+    return fixture_catalog, out, settings.cache
 
 
 @pytest.mark.parametrize("arch", list(Arch), ids=lambda a: a.name)

@@ -45,6 +45,10 @@ class Arch(enum.Enum):
     def musl_triple(self) -> str:
         return f"{self.info.gnu}-linux-musl"
 
+    @property
+    def rust_target(self) -> str:
+        return f"{self.info.gnu}-unknown-linux-musl"
+
     @classmethod
     def parse(cls, text: str) -> list[Arch]:
         """`amd64`, `arm64` or `all` (also accepts x86_64 and aarch64)."""

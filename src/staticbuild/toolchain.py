@@ -20,6 +20,11 @@ from .arch import Arch
 from .errors import ToolMissingError
 from .recipe import ToolchainStage
 
+# Debian's rustc-web (1.96, bookworm-security) knows the musl targets and ships std's source;
+# rustup's toolchain here has only x86_64 glibc and cannot download more.
+RUSTC, CARGO = "/usr/bin/rustc", "/usr/bin/cargo"
+GTHREAD_WEAK = ("pthread_once", "pthread_mutex_lock", "pthread_mutex_unlock", "pthread_key_create",
+                "pthread_getspecific", "pthread_setspecific")
 BINUTILS = ("ar", "ranlib", "strip", "nm", "objcopy", "objdump", "readelf", "ld", "strings")
 SETUP_HINT = "install it with `make setup` (scripts/setup-host)"
 
@@ -195,6 +200,40 @@ endian = 'little'
             "CGO_CFLAGS": f"{env['CFLAGS']} {env['CPPFLAGS']}",
             "CGO_LDFLAGS": f"-L{self.deps}/usr/lib",
             "GOTOOLCHAIN": "local",  # never download another Go: the pinned host Go builds
+        }
+
+    def cargo_env(self, work_root: Path, shared: Path) -> dict[str, str]:
+        """Rust: Debian's rustc-web builds std for the musl target (-Z build-std) and links with our wrapper.
+
+        std's unwinder on musl is libunwind, which rustup would ship; GCC's libgcc_eh.a has the
+        same _Unwind_* ABI, so it is offered under that name (its glibc-only _dl_find_object
+        comes from the sysroot's compat layer). -nodefaultlibs drops libgcc, which mimalloc
+        needs, so it is added back. The flags are the same for every component of an arch, so
+        the shared target dir keeps std and common crates between them.
+        """
+        unwind = shared / "rust-unwind" / self.arch.name
+        if not (unwind / "libunwind.a").exists():
+            unwind.mkdir(parents=True, exist_ok=True)
+            eh = subprocess.run([self.tool("gcc"), "-print-file-name=libgcc_eh.a"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+            shutil.copyfile(eh, unwind / "libunwind.a")
+        target = self.arch.rust_target.upper().replace("-", "_")
+        cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+        rustflags = [
+            "-C", "link-self-contained=no", "-C", "target-feature=+crt-static", "-L", str(unwind),
+            "-C", "link-arg=-lgcc",
+            # libgcc_eh reaches pthread functions through weak references, which a static link
+            # leaves at 0 unless something else pulls them in: unwinding then calls address 0.
+            *(arg for sym in GTHREAD_WEAK for arg in ("-C", f"link-arg=-Wl,-u,{sym}")),
+            f"--remap-path-prefix={work_root}=/build", f"--remap-path-prefix={cargo_home}=/cargo",
+        ]
+        return {
+            "RUSTC": RUSTC, "RUSTC_BOOTSTRAP": "1",  # -Z build-std on a stable compiler
+            f"CARGO_TARGET_{target}_LINKER": self.cc,
+            f"CC_{self.arch.rust_target.replace('-', '_')}": self.cc,
+            "CC_x86_64_unknown_linux_gnu": "gcc", "HOST_CC": "gcc",  # build scripts run on the host
+            "CARGO_ENCODED_RUSTFLAGS": "\x1f".join(rustflags),
+            "CARGO_TARGET_DIR": str(shared / "cargo-target" / self.arch.name),
         }
 
     def configure_args(self) -> list[str]:

@@ -1,10 +1,11 @@
 """How to build: shared logic that recipes configure with a few options."""
 
 from .autotools import Autotools
+from .cargo import Cargo
 from .go import Go
 from .make import Make
 from .meson import Meson
 from .musl import MuslLibc, MuslSysroot
 from .script import Script
 
-__all__ = ["Autotools", "Go", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]
+__all__ = ["Autotools", "Cargo", "Go", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-from dataclasses import dataclass
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
@@ -11,6 +13,7 @@ from elftools.elf.elffile import ELFFile
 from ..engine import BuildContext
 from ..errors import StaticbuildError
 
+COMPAT_SOURCE = (Path(__file__).parent / "musl_compat.c").read_text()
 OBJECTS_DIR = "lib/musl-objects"  # musl's libc objects, kept so the sysroot can re-archive them
 KERNEL_HEADER_DIRS = ("linux", "asm", "asm-generic", "mtd", "rdma", "sound", "video", "drm", "misc", "xen")
 PRINT_OBJECTS = "print-objects:\n\t@echo $(AOBJS)\n"
@@ -52,6 +55,8 @@ class MuslSysroot:
 
     libc: str = "musl"
     allocator: str = "mimalloc"
+    compat_source: str = field(default=COMPAT_SOURCE, repr=False)  # in the fingerprint through its digest
+    compat_digest: str = hashlib.sha256(COMPAT_SOURCE.encode()).hexdigest()
     kind: str = "sysroot"
 
     def build(self, ctx: BuildContext) -> None:
@@ -59,15 +64,30 @@ class MuslSysroot:
         shutil.copytree(musl, ctx.dest, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("musl-objects"))
         objects_dir = musl / OBJECTS_DIR
         allocator_obj = mimalloc / "usr/lib/mimalloc.o"
+        compat_obj = self._compile_compat(ctx, musl)
         keep, dropped = select_objects(objects_dir, allocator_obj)
+        clash = defined_globals(compat_obj) & set().union(*(defined_globals(objects_dir / o) for o in keep))
+        if clash:
+            raise StaticbuildError(f"musl now provides {sorted(clash)}: drop them from musl_compat.c")
         listing = ctx.build / "libc-objects.txt"
-        listing.write_text("\n".join(str(objects_dir / o) for o in keep) + f"\n{allocator_obj}\n")
+        listing.write_text("\n".join(str(objects_dir / o) for o in keep) + f"\n{allocator_obj}\n{compat_obj}\n")
         (ctx.runner.logs / "dropped-musl-objects.txt").write_text("\n".join(dropped) + "\n")
         libc = ctx.dest / "lib" / "libc.a"
         shutil.copy2(libc, ctx.dest / "lib" / "libc-musl-malloc.a")  # for allocator comparisons
         libc.unlink()
         ctx.run("archive", [ctx.toolchain.tool("ar"), "rcsD", libc, f"@{listing}"])
         shutil.copytree(mimalloc / "usr/include", ctx.dest / "include", dirs_exist_ok=True)
+
+
+    def _compile_compat(self, ctx: BuildContext, musl: Path) -> Path:
+        source, obj = ctx.build / "musl_compat.c", ctx.build / "musl_compat.o"
+        source.write_text(self.compat_source)
+        gcc = ctx.toolchain.tool("gcc")
+        gcc_include = subprocess.run([gcc, "-print-file-name=include"], capture_output=True, text=True,
+                                     check=True).stdout.strip()
+        ctx.run("compat", [gcc, "-O2", "-fno-stack-protector", "-nostdinc", "-isystem", musl / "include",
+                           "-isystem", gcc_include, "-c", source, "-o", obj])
+        return obj
 
 
 def defined_globals(path: Path) -> set[str]:
