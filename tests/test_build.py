@@ -154,3 +154,42 @@ def test_second_build_is_a_cache_hit(built, build_cache):
     assert proc.returncode == 0, proc.stderr
     assert "building" not in proc.stderr
     assert proc.stderr.count("cached") == 2 * (len(SMALL_COMPONENTS) + 3)  # + musl, mimalloc, toolchain
+
+
+COMPAT_PROBE = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+struct dl_find_object { unsigned long long flags; void *start, *end, *link_map, *eh_frame; unsigned long long r[7]; };
+int _dl_find_object(void *pc, struct dl_find_object *result);
+int close_range(unsigned int first, unsigned int last, int flags);
+
+int main(void) {
+    int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY);
+    int closed = close_range(a, b, 0) == 0 && fcntl(a, F_GETFD) == -1 && fcntl(b, F_GETFD) == -1;
+    struct dl_find_object found, missing;
+    int here = _dl_find_object((void *)main, &found) == 0 && found.eh_frame
+               && (char *)found.start <= (char *)main && (char *)main < (char *)found.end;
+    int nowhere = _dl_find_object((void *)16, &missing) == -1;
+    printf("close_range=%d dl_find_object=%d outside=%d\n", closed, here, nowhere);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_compat_layer_close_range_and_dl_find_object(built, arch, tmp_path):
+    """The toolchain's libc.a carries what musl lacks: close_range(2) and glibc's _dl_find_object."""
+    engine, results, _ = built
+    sysroot = results[Target(engine.catalog.get("toolchain"), arch)].dest
+    toolchain = Toolchain(arch, ToolchainStage.target, sysroot, tmp_path / "tools", tmp_path / "deps", 0)
+    toolchain.materialize()
+    (tmp_path / "probe.c").write_text(COMPAT_PROBE)
+    env = toolchain.env(tmp_path)
+    # --eh-frame-hdr as rustc passes it (gcc adds it only to dynamic links): unwinding needs the table.
+    subprocess.run([env["CC"], "-O2", "-Wl,--eh-frame-hdr", "-o", tmp_path / "probe", tmp_path / "probe.c"],
+                   check=True, env=env)
+    proc = run(arch, tmp_path / "probe")
+    assert proc.stdout.strip() == "close_range=1 dl_find_object=1 outside=1", proc.stderr

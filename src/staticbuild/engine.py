@@ -8,8 +8,10 @@ shapes the output, so a changed recipe, pin, toolchain or dependency means a new
 from __future__ import annotations
 
 import fcntl
+import functools
 import graphlib
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -31,9 +33,10 @@ from .extract import extract_source
 from .fetch import SourceCache
 from .lock import Lock, PinnedSource
 from .recipe import Recipe, ToolchainStage
+from . import toolchain as toolchain_module
 from .toolchain import Toolchain, host_identity
 
-ENGINE_REVISION = 1  # bump to invalidate every cached build after a change in shared build logic
+ENGINE_REVISION = 1  # bump to invalidate every cached build after a change in the engine's own build logic
 TOOLCHAIN_OF = {ToolchainStage.bare_musl: "musl", ToolchainStage.target: "toolchain"}
 TAIL_LINES = 25
 
@@ -99,6 +102,13 @@ class BuildContext:
 
     def dep_dest(self, name: str) -> Path:
         return self.dep_results[name].dest
+
+
+@functools.cache
+def code_digest(builder: type) -> str:
+    """The build logic a result depends on: the toolchain module (flags, specs) and the builder's module."""
+    files = [Path(toolchain_module.__file__), Path(inspect.getfile(builder))]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
 
 
 class StepRunner:
@@ -197,6 +207,7 @@ class Engine:
                 "arch": target.arch.name,
                 "host": host_identity(target.arch),
                 "tools": getattr(recipe.builder, "tool_identity", lambda: "")(),
+                "code": code_digest(type(recipe.builder)),
                 "deps": sorted(self.key(Target(self.catalog.get(d), target.arch))
                                for d in self.deps_of(target.recipe)),
             }
