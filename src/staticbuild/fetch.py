@@ -79,29 +79,20 @@ class SourceCache:
 
     def _fetch_to(self, source: PinnedSource, dest: Path) -> None:
         scheme, _, rest = source.url.partition(":")
-        if scheme == "debian":
-            package, _, filename = rest.partition("/")
-            try:
-                url = self.debian.url_for(package, filename, source.sha256)
-            except SourceError as exc:
-                raise NotAvailable(str(exc)) from None
-            download(url, dest)
-        elif scheme == "crate":
-            crate, _, version = rest.partition("@")
-            try:
-                fetch_crate(crate, version, dest)
-            except SourceError as exc:
-                raise NotAvailable(str(exc)) from None
-        elif scheme == "gomod":
-            module, _, version = rest.partition("@")
-            try:
-                fetch_gomod(module, version, dest)
-            except SourceError as exc:
-                raise NotAvailable(str(exc)) from None
-        elif scheme in ("http", "https", "file"):
-            download(source.url, dest)
-        else:
+        if scheme in ("http", "https", "file"):
+            return download(source.url, dest)
+        name, _, detail = rest.partition("@" if scheme in ("crate", "gomod") else "/")
+        mirrors = {  # each raises SourceError when it cannot serve the file: then the next location
+            "debian": lambda: download(self.debian.url_for(name, detail, source.sha256), dest),
+            "crate": lambda: fetch_crate(name, detail, dest),
+            "gomod": lambda: fetch_gomod(name, detail, dest),
+        }
+        if scheme not in mirrors:
             raise SourceError(f"unknown source location scheme in '{source.url}'")
+        try:
+            mirrors[scheme]()
+        except SourceError as exc:
+            raise NotAvailable(str(exc)) from None
 
 
 def download(url: str, dest: Path) -> None:
