@@ -163,8 +163,7 @@ COMPAT_PROBE = r"""
 #include <unistd.h>
 
 struct dl_find_object { unsigned long long flags; void *start, *end, *link_map, *eh_frame; unsigned long long r[7]; };
-int _dl_find_object(void *pc, struct dl_find_object *result);
-int close_range(unsigned int first, unsigned int last, int flags);
+int _dl_find_object(void *pc, struct dl_find_object *result);  /* close_range comes from <unistd.h> */
 
 int main(void) {
     int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY);
@@ -189,7 +188,8 @@ def test_compat_layer_close_range_and_dl_find_object(built, arch, tmp_path):
     (tmp_path / "probe.c").write_text(COMPAT_PROBE)
     env = toolchain.env(tmp_path)
     # --eh-frame-hdr as rustc passes it (gcc adds it only to dynamic links): unwinding needs the table.
-    subprocess.run([env["CC"], "-O2", "-Wl,--eh-frame-hdr", "-o", tmp_path / "probe", tmp_path / "probe.c"],
+    subprocess.run([env["CC"], "-O2", "-Werror=implicit-function-declaration", "-Wl,--eh-frame-hdr",
+                    "-o", tmp_path / "probe", tmp_path / "probe.c"],
                    check=True, env=env)
     proc = run(arch, tmp_path / "probe")
     assert proc.stdout.strip() == "close_range=1 dl_find_object=1 outside=1", proc.stderr

@@ -14,6 +14,21 @@ from ..engine import BuildContext
 from ..errors import StaticbuildError
 
 COMPAT_SOURCE = (Path(__file__).parent / "musl_compat.c").read_text()
+# Declarations for the compat functions, appended to musl's unistd.h (glibc declares them
+# there under _GNU_SOURCE): configure checks that find them in libc.a then compile too.
+COMPAT_DECLARATIONS = """
+/* staticbuild: functions of the toolchain's compat layer in libc.a */
+#if defined(_GNU_SOURCE) && !defined(_STATICBUILD_COMPAT_UNISTD)
+#define _STATICBUILD_COMPAT_UNISTD
+#ifdef __cplusplus
+extern "C" {
+#endif
+int close_range(unsigned int, unsigned int, int);
+#ifdef __cplusplus
+}
+#endif
+#endif
+"""
 OBJECTS_DIR = "lib/musl-objects"  # musl's libc objects, kept so the sysroot can re-archive them
 KERNEL_HEADER_DIRS = ("linux", "asm", "asm-generic", "mtd", "rdma", "sound", "video", "drm", "misc", "xen")
 PRINT_OBJECTS = "print-objects:\n\t@echo $(AOBJS)\n"
@@ -56,7 +71,7 @@ class MuslSysroot:
     libc: str = "musl"
     allocator: str = "mimalloc"
     compat_source: str = field(default=COMPAT_SOURCE, repr=False)  # in the fingerprint through its digest
-    compat_digest: str = hashlib.sha256(COMPAT_SOURCE.encode()).hexdigest()
+    compat_digest: str = hashlib.sha256((COMPAT_SOURCE + COMPAT_DECLARATIONS).encode()).hexdigest()
     kind: str = "sysroot"
 
     def build(self, ctx: BuildContext) -> None:
@@ -65,6 +80,8 @@ class MuslSysroot:
         objects_dir = musl / OBJECTS_DIR
         allocator_obj = mimalloc / "usr/lib/mimalloc.o"
         compat_obj = self._compile_compat(ctx, musl)
+        with (ctx.dest / "include" / "unistd.h").open("a") as unistd:
+            unistd.write(COMPAT_DECLARATIONS)
         keep, dropped = select_objects(objects_dir, allocator_obj)
         clash = defined_globals(compat_obj) & set().union(*(defined_globals(objects_dir / o) for o in keep))
         if clash:
