@@ -60,7 +60,8 @@ def layout(tmp_path):
 
 def test_verify_passes_for_all_six_binaries(tools):
     _, _, out = tools
-    proc = run_cli("verify", "--json", str(out))
+    binaries = [str(out / a.name / "bin" / t) for t in TOOLS for a in Arch]  # not the helpers beside them
+    proc = run_cli("verify", "--json", *binaries)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = {(Path(r["path"]).name, r["arch"]): r for r in json.loads(proc.stdout)}
     assert sorted(reports) == sorted((t, a.name) for t in TOOLS for a in Arch)
