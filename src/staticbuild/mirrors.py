@@ -106,7 +106,6 @@ def fetch_crate(name: str, version: str, dest: Path) -> None:
 
 @dataclass(frozen=True)
 class GoModule:
-    zip: Path
     epoch: int  # the version's time as the module proxy reports it
     in_sumdb: bool
 
@@ -135,4 +134,4 @@ def fetch_gomod(module: str, version: str, dest: Path, require_sumdb: bool = Fal
     shutil.copyfile(info["Zip"], dest)
     stamp = json.loads(Path(info["Info"]).read_text()).get("Time", "") if info.get("Info") else ""
     when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-    return GoModule(Path(info["Zip"]), int(when.timestamp()) if when else 0, in_sumdb)
+    return GoModule(int(when.timestamp()) if when else 0, in_sumdb)

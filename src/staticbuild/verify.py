@@ -187,7 +187,7 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
             elif tarfile.is_tarfile(path) if path.is_file() else False:
                 dest = Path(tmp) / str(i)
                 dest.mkdir()
-                with open_tar(path) as tar:
+                with tarfile.open(path, "r:*") as tar:
                     check_members(tar, dest)
                     tar.extractall(dest, filter="data")
                 found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))
@@ -196,7 +196,3 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
             else:
                 raise StaticbuildError(f"no such file: {path}")
         yield found
-
-
-def open_tar(path: Path) -> tarfile.TarFile:
-    return tarfile.open(path, "r:*")
