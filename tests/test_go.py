@@ -17,7 +17,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "cgo-hello"
 
 HELLO = Recipe(
     name="cgo-hello", summary="fixture", homepage="", license="MIT", upstream=(Upstream(url="file://"),),
-    builder=Go(package=".", output="usr/bin/cgo-hello"),
+    builder=Go(packages=((".", "usr/bin/cgo-hello"),)),
     binaries=("usr/bin/cgo-hello",), smoke={"cgo-hello": Smoke(("--version",), "hello from cgo version {version}")},
 )
 

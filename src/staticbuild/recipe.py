@@ -83,7 +83,8 @@ class Recipe:
 
     def fingerprint(self) -> str:
         """Digest of everything that changes the build output (not summary, smoke or docs)."""
-        patches = [p.read_bytes() for p in self.patch_files()]
+        builder_inputs = getattr(self.builder, "input_files", list)()  # e.g. the Go builder's dependency patches
+        patches = [p.read_bytes() for p in [*self.patch_files(), *builder_inputs]]
         material = repr((self.name, self.builder, self.depends, self.binaries,
                          sorted(self.arch_binaries.items()), self.stage, patches))
         return hashlib.sha256(material.encode()).hexdigest()

@@ -2,10 +2,10 @@
 
 from .autotools import Autotools
 from .cargo import Cargo
-from .go import Go
+from .go import DepPatch, Go
 from .make import Make
 from .meson import Meson
 from .musl import MuslLibc, MuslSysroot
 from .script import Script
 
-__all__ = ["Autotools", "Cargo", "Go", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]
+__all__ = ["Autotools", "Cargo", "DepPatch", "Go", "Make", "Meson", "MuslLibc", "MuslSysroot", "Script"]

@@ -1,4 +1,4 @@
-from ..builders import Go
+from ..builders import DepPatch, Go
 from ..recipe import Recipe, Smoke, Upstream
 
 # Same tag choices as podman (see recipes/podman.py); buildah needs cgo for its rootless
@@ -14,8 +14,9 @@ recipe = Recipe(
         Upstream(url="https://github.com/containers/buildah/archive/refs/tags/v{version}.tar.gz"),
         Upstream(gomod="go.podman.io/buildah"),
     ),
-    builder=Go(package="./cmd/buildah", output="usr/bin/buildah", tags=TAGS,
-               ldflags=("-X main.buildInfo={epoch}",)),
+    builder=Go(packages=(("./cmd/buildah", "usr/bin/buildah"),), tags=TAGS,
+               ldflags=("-X main.buildInfo={epoch}",),
+               dep_patches=(DepPatch("go.podman.io/storage", "storage-bundle-config.patch"),)),
     depends=("libseccomp",),
     binaries=("usr/bin/buildah",),
     smoke={"buildah": Smoke(("--version",), "buildah version {version}")},

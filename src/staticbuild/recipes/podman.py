@@ -1,4 +1,4 @@
-from ..builders import Go
+from ..builders import DepPatch, Go
 from ..recipe import Recipe, Smoke, Upstream
 
 # Build tags, as upstream's Makefile and the known static builds choose them:
@@ -21,12 +21,16 @@ recipe = Recipe(
         Upstream(url="https://github.com/containers/podman/archive/refs/tags/v{version}.tar.gz"),
         Upstream(gomod="go.podman.io/podman/v6"),
     ),
-    builder=Go(package="./cmd/podman", output="usr/bin/podman", tags=TAGS, ldflags=(
-        f"-X {LIBPOD}/define.buildInfo={{epoch}}",  # `podman version` shows the release date
-        f"-X {LIBPOD}/config._installPrefix=/usr",
-        f"-X {LIBPOD}/config._etcDir=/etc",
-    )),
+    builder=Go(
+        packages=(("./cmd/podman", "usr/bin/podman"),
+                  ("./cmd/rootlessport", "usr/libexec/podman/rootlessport")),  # rootless port forwarding
+        tags=TAGS,
+        ldflags=(f"-X {LIBPOD}/define.buildInfo={{epoch}}",),  # `podman version` shows the release date
+        # Relocatable bundles: config from <prefix>/etc/containers, helpers from <prefix>/lib/podman.
+        dep_patches=(DepPatch("go.podman.io/storage", "storage-bundle-config.patch"),
+                     DepPatch("go.podman.io/common", "common-bundled-helpers.patch")),
+    ),
     depends=("libseccomp",),
-    binaries=("usr/bin/podman",),
+    binaries=("usr/bin/podman", "usr/libexec/podman/rootlessport"),
     smoke={"podman": Smoke(("--version",), "podman version {version}")},
 )

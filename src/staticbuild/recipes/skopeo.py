@@ -1,4 +1,4 @@
-from ..builders import Go
+from ..builders import DepPatch, Go
 from ..recipe import Recipe, Smoke, Upstream
 
 # skopeo's Makefile documents DISABLE_CGO=1 for static builds, with exactly these tags; with
@@ -12,8 +12,9 @@ recipe = Recipe(
         Upstream(url="https://github.com/containers/skopeo/archive/refs/tags/v{version}.tar.gz"),
         Upstream(gomod="github.com/containers/skopeo"),
     ),
-    builder=Go(package="./cmd/skopeo", output="usr/bin/skopeo", cgo=False,
-               tags=("exclude_graphdriver_btrfs", "containers_image_openpgp")),
+    builder=Go(packages=(("./cmd/skopeo", "usr/bin/skopeo"),), cgo=False,
+               tags=("exclude_graphdriver_btrfs", "containers_image_openpgp"),
+               dep_patches=(DepPatch("github.com/containers/image/v5", "image-bundle-config.patch"),)),
     binaries=("usr/bin/skopeo",),
     smoke={"skopeo": Smoke(("--version",), "skopeo version {version}")},
 )
