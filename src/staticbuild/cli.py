@@ -141,6 +141,96 @@ def pin_cmd(settings: Settings, component: str, version: str) -> None:
     console.print(f"pinned {component} {version} in {lock.path}")
 
 
+# --- GitHub: upstream check and releases --------------------------------------------------
+
+import json  # noqa: E402  (these imports are kept with the commands that use them)
+
+from . import upstream  # noqa: E402
+from .github import GitHub, Target  # noqa: E402
+from .publish import Publisher  # noqa: E402
+
+
+def github_options(command):
+    """--api-url, --repo and --max-wait; the token comes only from GITHUB_TOKEN or GH_TOKEN (never argv)."""
+    command = click.option("--max-wait", type=click.FloatRange(min=0), default=300, show_default=True,
+                           envvar="STATICBUILD_GITHUB_MAX_WAIT",
+                           help="Longest wait (seconds) for a rate limit to reset; longer is an error.")(command)
+    command = click.option("--repo", help="This repository, OWNER/NAME [default: $GITHUB_REPOSITORY].")(command)
+    return click.option("--api-url", help="GitHub API base URL [default: $GITHUB_API_URL or "
+                        "https://api.github.com].")(command)
+
+
+@cli.command("check")
+@click.argument("tools", nargs=-1, metavar="[TOOL|all]...")
+@click.option("--version", help="Release this version of the one TOOL instead of upstream's newest "
+              "(empty: the newest).")
+@click.option("--force", is_flag=True, help="Put versions that are released here already into the matrix again.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print only the build matrix {"include": [{"tool", "version"}, ...]} on stdout (the table '
+                   "goes to stderr).")
+@click.option("--update-lock", is_flag=True, help="Pin the proposed versions in the lock file (as `staticbuild pin`).")
+@github_options
+@click.pass_obj
+def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, force: bool, as_json: bool,
+              update_lock: bool, api_url: str | None, repo: str | None, max_wait: float) -> None:
+    """Compare upstream's newest stable podman, buildah and skopeo with this repository's releases.
+
+    Also proposes podman-full's runtime helpers (crun, conmon, netavark, aardvark-dns,
+    fuse-overlayfs, catatonit) against the lock. The matrix holds the versions to build:
+    released here not yet (or --force) and pinned by the lock.
+    """
+    target = Target.from_env(api_url, repo)
+    catalog, lock = load(settings)
+    with GitHub(target, max_wait=max_wait) as gh:
+        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
+    out = err if as_json else console
+    if update_lock:
+        for name, old, new in upstream.update_lock(report, lock, lambda n, v: pin(catalog.get(n), v, lock)):
+            out.print(f"pinned {name} {old or '(none)'} → {new} in {lock.path}")
+        report = report.relocked(lock)
+    else:
+        upstream.require_buildable(report)
+    print_check(report, out)
+    if as_json:
+        click.echo(json.dumps(report.matrix(), separators=(",", ":")))
+
+
+def print_check(report: upstream.Report, out: Console) -> None:
+    table = Table("tool", "upstream / asked", "lock", "released here", "next step", title="tools")
+    for t in report.tools:
+        table.add_row(t.tool, t.version, t.locked or "-", "yes" if t.released else "no", t.next_step())
+    out.print(table)
+    if report.components:
+        table = Table("component", "upstream", "lock", "proposal", title="podman-full runtime helpers")
+        for c in report.components:
+            table.add_row(c.name, c.upstream, c.locked or "-",
+                          f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date")
+        out.print(table)
+
+
+@cli.command("release")
+@click.argument("tool", type=click.Choice(upstream.TOOLS))
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--version", required=True, help="The version the bundles in DIRECTORY hold (their SBOMs must agree).")
+@click.option("--target", "commitish", envvar="GITHUB_SHA",
+              help="Commit the tag is made at on publishing [default: $GITHUB_SHA, else the default branch].")
+@github_options
+def release_cmd(tool: str, directory: Path, version: str, commitish: str | None, api_url: str | None,
+                repo: str | None, max_wait: float) -> None:
+    """Publish DIRECTORY's bundles, checksums.txt, signatures and SBOMs as the release TOOL-vVERSION.
+
+    A draft until every asset is up; a re-run resumes; a published release is never changed.
+    """
+    target = Target.from_env(api_url, repo)
+    owner_repo = target.need_repo()
+    target.need_token()
+    with GitHub(target, max_wait=max_wait) as gh:
+        outcome = Publisher(gh, owner_repo).release(tool, version, directory, commitish=commitish or None,
+                                                    environ=os.environ, log=console.print)
+    state = "published" if outcome.published else "already published with these exact assets; nothing to do:"
+    console.print(f"{state} {outcome.url}", soft_wrap=True, highlight=False)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     try:

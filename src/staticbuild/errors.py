@@ -26,3 +26,16 @@ class BuildError(StaticbuildError):
 
 class ToolMissingError(StaticbuildError):
     """A host tool the build needs is not installed."""
+
+
+class GitHubError(StaticbuildError):
+    """A GitHub API request failed; `status` is the HTTP status (None for a network error)."""
+
+    def __init__(self, message: str, status: int | None = None, body: dict | None = None):
+        super().__init__(message)
+        self.status, self.body = status, body or {}
+
+    @property
+    def codes(self) -> set[str]:
+        """The validation error codes of a 422 answer, e.g. {'already_exists'}."""
+        return {e.get("code") for e in self.body.get("errors") or [] if isinstance(e, dict)} - {None}

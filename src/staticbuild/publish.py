@@ -1,0 +1,314 @@
+"""`staticbuild release`: one GitHub release made from a directory of finished assets.
+
+The release is a draft until every asset is up and checked, so nobody can download an
+incomplete one. A re-run resumes: identical assets are kept, partial uploads deleted and
+redone; an asset that differs is an error and the release stays a draft. A published
+release is never changed: publishing the same assets again does nothing, anything else is
+an error.
+
+An existing asset is the same as a local file when name and size match and the SHA-256
+matches: GitHub's `digest` field ("sha256:...") where the API gives it, otherwise the
+asset is downloaded and hashed (older GitHub Enterprise servers have no digest field).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import GitHubError, StaticbuildError
+from .github import GitHub
+from .upstream import release_tag, version_key
+
+PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json")
+CHECKSUMS = "checksums.txt"
+# Keyless signatures carry the identity of the workflow file that signed: for a reusable
+# workflow that is the called file (job_workflow_ref), not the caller's.
+SIGNER_WORKFLOW = ".github/workflows/build.yml"
+OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+UPLOAD_ATTEMPTS = 4
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Asset:
+    path: Path
+    size: int
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """The file in pieces, so an upload streams it instead of holding it in memory."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+def collect_assets(directory: Path) -> list[Asset]:
+    """The release's files: bundles, checksums.txt, signatures and SBOMs (nothing else in DIR is uploaded)."""
+    if not directory.is_dir():
+        raise StaticbuildError(f"{directory} is not a directory")
+    paths = sorted({p for pattern in PATTERNS for p in directory.glob(pattern) if p.is_file()})
+    names = {p.name for p in paths}
+    if not any(n.endswith(".tar.zst") for n in names):
+        raise StaticbuildError(f"no bundle (*.tar.zst) in {directory}")
+    if CHECKSUMS not in names:
+        raise StaticbuildError(f"no {CHECKSUMS} in {directory}: run `staticbuild checksums {directory}` first")
+    if not any(n.endswith(".cdx.json") for n in names):
+        raise StaticbuildError(f"no SBOM (*.cdx.json) in {directory}: the release notes list the bundled "
+                               "components from it")
+    return [Asset(p, p.stat().st_size, sha256_file(p)) for p in paths]
+
+
+def check_checksums(assets: list[Asset]) -> None:
+    """checksums.txt must name every bundle with its true digest, and nothing that is not uploaded."""
+    by_name = {a.name: a for a in assets}
+    listed = {}
+    for line in by_name[CHECKSUMS].path.read_text().splitlines():
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip())
+        if match:
+            listed[match.group(2)] = match.group(1)
+        elif line.strip():
+            raise StaticbuildError(f"{CHECKSUMS}: not a sha256sum line: {line.strip()!r}")
+    for name, digest in sorted(listed.items()):
+        if name not in by_name:
+            raise StaticbuildError(f"{CHECKSUMS} lists {name}, which is not among the assets")
+        if by_name[name].sha256 != digest:
+            raise StaticbuildError(f"{CHECKSUMS} does not match {name}: rerun `staticbuild checksums`")
+    unlisted = sorted(n for n in by_name if n.endswith(".tar.zst") and n not in listed)
+    if unlisted:
+        raise StaticbuildError(f"{CHECKSUMS} does not list {', '.join(unlisted)}")
+
+
+def sbom_components(paths: list[Path]) -> list[tuple[str, str]]:
+    """(name, version) of every bundled component: CycloneDX components marked staticbuild:kind = recipe."""
+    found = set()
+    for path in paths:
+        try:
+            sbom = json.loads(path.read_text())
+            components = sbom.get("components") or []
+        except (ValueError, AttributeError) as exc:
+            raise StaticbuildError(f"{path} is not a CycloneDX JSON document: {exc}") from None
+        for c in components:
+            props = {(p.get("name"), p.get("value")) for p in c.get("properties") or [] if isinstance(p, dict)}
+            if ("staticbuild:kind", "recipe") in props and c.get("name"):
+                found.add((str(c["name"]), str(c.get("version", ""))))
+    if not found:
+        raise StaticbuildError(f"no bundled component (property staticbuild:kind = recipe) in "
+                               f"{', '.join(p.name for p in paths)}")
+    return sorted(found)
+
+
+def check_tool_version(components: list[tuple[str, str]], tool: str, version: str) -> None:
+    """The SBOMs must say the bundles hold `tool` at `version`: the tag must not promise another build."""
+    versions = sorted({v for n, v in components if n == tool})
+    if versions != [version]:
+        seen = ", ".join(versions) or "none"
+        raise StaticbuildError(f"the SBOMs name {tool} version(s) {seen}, not {version}: these bundles are not "
+                               f"{tool} {version} (staticbuild.lock decides what is built)")
+
+
+def title(tool: str, version: str) -> str:
+    return f"{tool.capitalize()} {version}"
+
+
+def release_notes(tool: str, version: str, components: list[tuple[str, str]], repo: str, signed: bool,
+                  environ: Mapping[str, str]) -> str:
+    server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    ref = environ.get("GITHUB_REF", "") if environ.get("GITHUB_REF", "").startswith("refs/") else "refs/heads/main"
+    rows = "\n".join(f"| {name} | {v} |" for name, v in components)
+    cosign = (f"cosign verify-blob --bundle FILE.sigstore.json \\\n"
+              f"  --certificate-identity {server}/{repo}/{SIGNER_WORKFLOW}@{ref} \\\n"
+              f"  --certificate-oidc-issuer {OIDC_ISSUER} FILE\n") if signed else ""
+    return f"""\
+Static {title(tool, version)} for Linux on amd64 and arm64: every binary linked against musl libc \
+with the mimalloc allocator inside, no shared libraries, built from the sources pinned in staticbuild.lock.
+
+### Bundled components
+
+| component | version |
+|---|---|
+{rows}
+
+### How to verify a download
+
+```sh
+sha256sum -c checksums.txt --ignore-missing
+{cosign}gh attestation verify FILE --repo {repo}
+```
+
+FILE is the bundle you downloaded; checksums.txt {'and FILE.sigstore.json are assets' if signed else 'is an asset'} \
+of this release. The build provenance was attested by this repository's build workflow.
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    url: str
+    published: bool  # False: it was out already with exactly these assets
+
+
+class Publisher:
+    def __init__(self, gh: GitHub, repo: str):
+        self.gh, self.repo = gh, repo
+
+    # --- releases -------------------------------------------------------------------------
+
+    def published(self, tag: str) -> dict | None:
+        """The published release of `tag`, if any (this endpoint never shows drafts)."""
+        try:
+            return self.gh.json("GET", f"/repos/{self.repo}/releases/tags/{tag}")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def drafts(self, tag: str) -> list[dict]:
+        return [r for r in self.gh.paginate(f"/repos/{self.repo}/releases") if r.get("draft") and r["tag_name"] == tag]
+
+    def draft(self, tag: str, name: str, body: str, commitish: str | None) -> dict:
+        """The draft of `tag`: the one a previous run left, or a new one."""
+        for attempt in range(2):
+            found = self.drafts(tag)
+            if len(found) > 1:
+                raise StaticbuildError(f"{len(found)} draft releases for {tag} (ids "
+                                       f"{', '.join(str(r['id']) for r in found)}): delete all but one on GitHub")
+            if found:
+                return found[0]
+            fields = {"tag_name": tag, "name": name, "body": body, "draft": True, "prerelease": False}
+            try:
+                return self.gh.json("POST", f"/repos/{self.repo}/releases", retry=False,
+                                    json=fields | ({"target_commitish": commitish} if commitish else {}))
+            except GitHubError as exc:
+                # A lost answer may hide a draft that was made: look again rather than make a second one.
+                if (exc.status is not None and exc.status < 500) or attempt:
+                    raise
+                self.gh.pause(attempt)
+        raise AssertionError("unreachable")
+
+    def make_latest(self, tool: str, version: str) -> str:
+        """GitHub's "latest" badge only for the newest version of the tool; an older branch's fix never takes it."""
+        released = [v for r in self.gh.paginate(f"/repos/{self.repo}/releases")
+                    if not r.get("draft") and (v := _tool_version(r["tag_name"], tool))]
+        return "true" if all(version_key(version) >= version_key(v) for v in released) else "false"
+
+    # --- assets ---------------------------------------------------------------------------
+
+    def assets(self, release: dict) -> list[dict]:
+        return list(self.gh.paginate(f"/repos/{self.repo}/releases/{release['id']}/assets"))
+
+    def delete(self, asset: dict) -> None:
+        self.gh.request("DELETE", f"/repos/{self.repo}/releases/assets/{asset['id']}")
+
+    def same(self, remote: dict, local: Asset) -> bool:
+        if remote.get("size") != local.size:
+            return False
+        if remote.get("digest"):
+            return remote["digest"] == f"sha256:{local.sha256}"
+        return hashlib.sha256(self.gh.download(remote["url"])).hexdigest() == local.sha256
+
+    def differences(self, remote: list[dict], local: list[Asset], *, missing_too: bool) -> list[str]:
+        """What keeps the uploaded assets from being exactly `local`; partial uploads are not looked at."""
+        uploaded = {a["name"]: a for a in remote if a.get("state") == "uploaded"}
+        mine = {a.name: a for a in local}
+        problems = [f"{n} is on the release but not in the directory" for n in sorted(uploaded.keys() - mine.keys())]
+        problems += [f"{n} differs from the local file" for n in sorted(uploaded.keys() & mine.keys())
+                     if not self.same(uploaded[n], mine[n])]
+        if missing_too:
+            problems += [f"{n} is missing from the release" for n in sorted(mine.keys() - uploaded.keys())]
+        return problems
+
+    def upload(self, release: dict, asset: Asset) -> None:
+        """Upload one asset; after a broken upload or a name clash, look at what is there and act on it."""
+        url = re.sub(r"\{[^}]*\}$", "", release["upload_url"])
+        last: GitHubError | None = None
+        for attempt in range(UPLOAD_ATTEMPTS):
+            if attempt:  # after a failure: look at what is there under this name
+                self.gh.pause(attempt - 1)
+                there = next((a for a in self.assets(release) if a["name"] == asset.name), None)
+                if there and there.get("state") == "uploaded":
+                    if self.same(there, asset):
+                        return  # it arrived after all
+                    raise StaticbuildError(f"{asset.name} on the draft release differs from {asset.path}: delete "
+                                           "it on GitHub or rebuild; the release stays a draft")
+                if there:
+                    self.delete(there)  # a partial upload ("starter"/"new") blocks the name until it is gone
+            try:
+                self.gh.request("POST", url, params={"name": asset.name}, retry=False,
+                                content=lambda: file_chunks(asset.path),
+                                headers={"Content-Type": "application/octet-stream",
+                                         "Content-Length": str(asset.size)})
+                return
+            except GitHubError as exc:
+                transient = exc.status is None or exc.status >= 500
+                if not (transient or (exc.status == 422 and "already_exists" in exc.codes)):
+                    raise
+                last = exc
+        raise GitHubError(f"uploading {asset.name} failed {UPLOAD_ATTEMPTS} times; last: {last}",
+                          status=last.status if last else None)
+
+    # --- the whole release ----------------------------------------------------------------
+
+    def release(self, tool: str, version: str, directory: Path, *, commitish: str | None = None,
+                environ: Mapping[str, str] | None = None, log=print) -> Outcome:
+        assets = collect_assets(directory)
+        check_checksums(assets)
+        components = sbom_components([a.path for a in assets if a.name.endswith(".cdx.json")])
+        check_tool_version(components, tool, version)
+        tag, name = release_tag(tool, version), title(tool, version)
+        body = release_notes(tool, version, components, self.repo,
+                             any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+
+        done = self.published(tag)
+        if done:
+            problems = self.differences(self.assets(done), assets, missing_too=True)
+            if problems:
+                raise StaticbuildError(f"{tag} is published already and differs from {directory}: "
+                                       f"{'; '.join(problems)}. A published release is never changed here")
+            return Outcome(done["html_url"], published=False)
+
+        draft = self.draft(tag, name, body, commitish)
+        remote = self.assets(draft)
+        for partial in (a for a in remote if a.get("state") != "uploaded"):
+            log(f"deleting the partial upload {partial['name']} ({partial.get('state')})")
+            self.delete(partial)
+        problems = self.differences(remote, assets, missing_too=False)
+        if problems:
+            raise StaticbuildError(f"the draft release {tag} holds assets that are not these: {'; '.join(problems)}. "
+                                   "It stays a draft: delete those assets on GitHub, or rebuild")
+        have = {a["name"] for a in remote if a.get("state") == "uploaded"}
+        for asset in assets:
+            if asset.name in have:
+                log(f"kept {asset.name} (already uploaded, identical)")
+                continue
+            self.upload(draft, asset)
+            log(f"uploaded {asset.name} ({asset.size} bytes)")
+
+        problems = self.differences(self.assets(draft), assets, missing_too=True)
+        if problems:  # the last look before anyone can download it
+            raise StaticbuildError(f"the draft release {tag} is not complete: {'; '.join(problems)}")
+        final = self.gh.json("PATCH", f"/repos/{self.repo}/releases/{draft['id']}",
+                             json={"tag_name": tag, "name": name, "body": body, "draft": False,
+                                   "make_latest": self.make_latest(tool, version)})
+        return Outcome(final["html_url"], published=True)
+
+
+def _tool_version(tag: str, tool: str) -> str | None:
+    prefix = f"{tool}-v"
+    return tag[len(prefix):] if tag.startswith(prefix) else None

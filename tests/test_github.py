@@ -1,0 +1,310 @@
+"""The GitHub client and `staticbuild check`, against a local GitHub stand-in (no network, no builds)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import LOCK, run_cli
+from github_server import FakeGitHub
+from staticbuild import upstream
+from staticbuild.cli import cli
+from staticbuild.errors import GitHubError, StaticbuildError
+from staticbuild.github import GitHub, RateLimited, Target
+from staticbuild.lock import Lock, Pin
+
+REPO = "me/staticbuild"
+TOKEN = "test-token"
+
+
+@pytest.fixture(autouse=True)
+def no_real_github(monkeypatch):
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "GITHUB_SHA", "GITHUB_REF"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake():
+    with FakeGitHub(token=TOKEN) as server:
+        yield server
+
+
+def seed(fake: FakeGitHub) -> None:
+    """Upstream as it might look: old releases past one page, a late patch release of an old branch,
+    a pre-release, a draft and an unflagged release candidate; and this repository's own releases."""
+    for minor in range(120):
+        fake.add_release("containers/podman", f"v4.{minor}.0")
+    for tag in ("v6.0.2", "v6.0.3"):
+        fake.add_release("containers/podman", tag)
+    fake.add_release("containers/podman", "v6.1.0-rc1", prerelease=True)
+    fake.add_release("containers/podman", "v6.2.0", draft=True)
+    fake.add_release("containers/podman", "v6.3.0-rc1")  # not flagged, still not stable
+    fake.add_release("containers/podman", "v5.4.9")  # newest by date, not by version
+    for tag in ("v1.44.0", "v1.44.1"):
+        fake.add_release("containers/buildah", tag)
+    fake.add_release("containers/buildah", "v1.45.0-rc1", prerelease=True)
+    for tag in ("v1.19.0", "v1.20.0"):
+        fake.add_release("containers/skopeo", tag)
+    for repo, tags in {"containers/crun": ("1.21", "1.25"), "containers/conmon": ("v2.1.13",),
+                       "containers/netavark": ("v2.1.0", "v2.2.0"), "containers/aardvark-dns": ("v2.1.0",),
+                       "containers/fuse-overlayfs": ("v1.14", "v1.15"), "openSUSE/catatonit": ("v0.2.1",)}.items():
+        for tag in tags:
+            fake.add_release(repo, tag)
+    fake.add_release(REPO, "podman-v6.0.2", assets={"podman-full-linux-amd64.tar.zst": b"x"})
+    fake.add_release(REPO, "buildah-v1.44.1")
+    fake.add_release(REPO, "podman-v6.0.3", draft=True)  # a failed earlier attempt: not released
+
+
+def lock_copy(tmp_path: Path, **versions: str) -> Path:
+    """The repository's lock with some versions changed, in tmp (the real one is never written)."""
+    lock = Lock.load(LOCK)
+    pins = dict(lock.pins) | {name: replace(lock.pins[name], version=v) for name, v in versions.items()}
+    path = tmp_path / "staticbuild.lock"
+    Lock(path, pins).save()
+    return path
+
+
+def client(fake: FakeGitHub, token: str | None = TOKEN, **kwargs) -> tuple[GitHub, list[float]]:
+    slept: list[float] = []
+    gh = GitHub(Target(fake.url, REPO, token), sleep=slept.append, clock=None, **kwargs)
+    return gh, slept
+
+
+def use_fake(monkeypatch, fake: FakeGitHub, token: str | None = TOKEN) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    if token:
+        monkeypatch.setenv("GITHUB_TOKEN", token)
+
+
+# --- the client -----------------------------------------------------------------------------
+
+def test_pagination_follows_link_headers_with_per_page(fake):
+    for n in range(7):
+        fake.add_release("o/r", f"v1.{n}")
+    gh, _ = client(fake)
+    tags = [r["tag_name"] for r in gh.paginate("/repos/o/r/releases", per_page=3)]
+    assert tags == [f"v1.{n}" for n in reversed(range(7))]
+    pages = [h for m, p, h in fake.requests if p == "/repos/o/r/releases"]
+    assert len(pages) == 3  # 3 + 3 + 1
+    assert all(h["authorization"] == f"Bearer {TOKEN}" for h in pages)
+    assert all(h["x-github-api-version"] == "2022-11-28" for h in pages)
+
+
+def test_5xx_and_dropped_connections_are_retried_with_growing_backoff(fake):
+    fake.add_release("o/r", "v1.0")
+    fake.fail("GET", "/releases$", status=502, times=2)
+    fake.drop("GET", "/releases$")
+    gh, slept = client(fake, backoff=0.5)
+    assert [r["tag_name"] for r in gh.paginate("/repos/o/r/releases")] == ["v1.0"]
+    assert slept == [0.5, 1.0, 2.0]
+
+
+def test_persistent_5xx_ends_in_one_clear_error(fake):
+    fake.fail("GET", "/releases$", status=503, times=10)
+    gh, slept = client(fake, retries=2)
+    with pytest.raises(GitHubError, match=r"GET /repos/o/r/releases: 503 Service Unavailable: Server Error "
+                                          r"after 3 attempts") as info:
+        list(gh.paginate("/repos/o/r/releases"))
+    assert info.value.status == 503 and len(slept) == 2
+
+
+def test_rate_limit_is_waited_out_when_the_reset_is_near(fake):
+    fake.add_release("o/r", "v1.0")
+    fake.rate_limit("GET", "/releases$", reset_in=40)
+    gh, slept = client(fake, max_wait=60)
+    assert len(list(gh.paginate("/repos/o/r/releases"))) == 1
+    assert len(slept) == 1 and 39 <= slept[0] <= 42  # until x-ratelimit-reset, plus that second
+
+
+def test_retry_after_is_honoured_on_429(fake):
+    fake.add_release("o/r", "v1.0")
+    fake.rate_limit("GET", "/releases$", retry_after=7, status=429)
+    gh, slept = client(fake)
+    assert len(list(gh.paginate("/repos/o/r/releases"))) == 1 and slept == [7.0]
+
+
+def test_a_long_rate_limit_is_reported_not_waited(fake):
+    fake.rate_limit("GET", "/releases$", reset_in=3000)
+    gh, slept = client(fake, token=None, max_wait=10)
+    with pytest.raises(RateLimited, match=r"rate limited \(403 Forbidden: API rate limit exceeded.*\); it resets in "
+                                          r"\d+ s at \d\d:\d\d:\d\d UTC, beyond the 10 s this run may wait "
+                                          r"\(--max-wait\); a token \(GITHUB_TOKEN\) has a much higher limit"):
+        list(gh.paginate("/repos/o/r/releases"))
+    assert slept == []
+
+
+def test_a_plain_403_is_not_mistaken_for_a_rate_limit(fake):
+    fake.fail("GET", "/releases$", status=403)
+    gh, slept = client(fake)
+    with pytest.raises(GitHubError, match="403 Forbidden: Fault$"):
+        list(gh.paginate("/repos/o/r/releases"))
+    assert slept == []
+
+
+def test_a_wrong_token_is_refused(fake):
+    gh, _ = client(fake, token="wrong")
+    with pytest.raises(GitHubError, match="401 Unauthorized: Bad credentials"):
+        list(gh.paginate("/repos/o/r/releases"))
+
+
+def test_settings_come_from_the_environment_and_options_win():
+    env = {"GITHUB_API_URL": "https://ghe.example/api/v3/", "GITHUB_REPOSITORY": "a/b", "GH_TOKEN": "t1"}
+    assert Target.from_env(environ=env) == Target("https://ghe.example/api/v3", "a/b", "t1")
+    assert Target.from_env("http://x", "c/d", environ=env | {"GITHUB_TOKEN": "t0"}) == Target("http://x", "c/d", "t0")
+    assert Target.from_env(environ={}).api_url == "https://api.github.com"
+    with pytest.raises(StaticbuildError, match="no GitHub repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"):
+        Target.from_env(environ={}).need_repo()
+    with pytest.raises(StaticbuildError, match="got 'justaname'"):
+        Target.from_env(repo="justaname", environ={}).need_repo()
+
+
+# --- check ----------------------------------------------------------------------------------
+
+def test_check_finds_exactly_the_missing_versions(fake, tmp_path):
+    seed(fake)
+    lock = Lock.load(lock_copy(tmp_path, podman="6.0.3"))
+    gh, slept = client(fake)
+    report = upstream.check(gh, REPO, lock, upstream.TOOLS)
+    by_tool = {t.tool: t for t in report.tools}
+    assert {t: (s.version, s.released) for t, s in by_tool.items()} == {
+        "podman": ("6.0.3", False), "buildah": ("1.44.1", True), "skopeo": ("1.20.0", False)}
+    assert report.matrix() == {"include": [{"tool": "podman", "version": "6.0.3"}]}
+    assert by_tool["skopeo"].next_step().startswith("update the lock (1.19.0 → 1.20.0)")
+    assert fake.calls("GET", "^/repos/containers/podman/releases$") == 2  # 126 releases: two pages of 100
+    proposals = {c.name: (c.locked, c.upstream) for c in report.components if c.newer}
+    assert proposals == {"crun": ("1.21", "1.25"), "netavark": ("2.1.0", "2.2.0"), "fuse-overlayfs": ("1.14", "1.15")}
+    assert slept == []
+
+
+def test_check_survives_502s(fake, tmp_path):
+    seed(fake)
+    fake.fail("GET", "^/repos/containers/podman/releases$", times=2)
+    fake.fail("GET", f"^/repos/{REPO}/releases$")
+    gh, slept = client(fake)
+    report = upstream.check(gh, REPO, Lock.load(lock_copy(tmp_path, podman="6.0.3")), ("podman",))
+    assert report.matrix() == {"include": [{"tool": "podman", "version": "6.0.3"}]} and len(slept) == 3
+
+
+def test_json_matrix_for_a_workflow(fake, tmp_path, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    proc = run_cli("check", "--json", lock=lock_copy(tmp_path, podman="6.0.3"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{"include":[{"tool":"podman","version":"6.0.3"}]}\n'  # one line, for $GITHUB_OUTPUT
+    assert "podman-full runtime helpers" in proc.stderr and "1.21 → 1.25" in proc.stderr
+
+
+def test_json_matrix_is_empty_when_everything_is_released(fake, tmp_path, monkeypatch):
+    seed(fake)
+    fake.add_release(REPO, "podman-v6.0.3")
+    use_fake(monkeypatch, fake)
+    proc = run_cli("check", "podman", "buildah", "--json", lock=lock_copy(tmp_path, podman="6.0.3"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"include": []}
+
+
+def test_table_shows_where_each_tool_stands(fake, tmp_path, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    proc = run_cli("check", lock=lock_copy(tmp_path, podman="6.0.3"))
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines() if line.count("│") > 3}
+    assert "build and release" in rows["podman"] and "6.0.3" in rows["podman"]
+    assert "up to date" in rows["buildah"]
+    assert "update the lock (1.19.0 → 1.20.0)" in rows["skopeo"]
+    assert "1.14 → 1.15" in rows["fuse-overlayfs"] and "up to date" in rows["catatonit"]
+
+
+def test_force_and_an_asked_version_for_a_manual_run(fake, tmp_path, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    lock = lock_copy(tmp_path)  # pins podman 6.0.2, released already
+    proc = run_cli("check", "podman", "--version", "6.0.2", "--json", lock=lock)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {"include": []}
+    proc = run_cli("check", "podman", "--version", "6.0.2", "--force", "--json", lock=lock)
+    assert json.loads(proc.stdout) == {"include": [{"tool": "podman", "version": "6.0.2"}]}
+    proc = run_cli("check", "all", "--version", "", "--json", lock=lock)  # what a scheduled run passes
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {"include": []}
+
+
+def test_an_asked_version_the_lock_does_not_pin_is_an_error(fake, tmp_path, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    proc = run_cli("check", "podman", "--version", "6.0.3", "--json", lock=lock_copy(tmp_path))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == ("error: staticbuild.lock pins podman 6.0.2, not 6.0.3: run `staticbuild pin podman "
+                                   "6.0.3` (or check --update-lock) and commit the lock")
+
+
+def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path):
+    seed(fake)
+    lock = Lock.load(lock_copy(tmp_path))
+    gh, _ = client(fake)
+    report = upstream.check(gh, REPO, lock, upstream.TOOLS)
+    pinned = []
+
+    def fake_pin(name: str, version: str) -> None:
+        pinned.append((name, version))
+        lock.pins[name] = Pin(version, lock.pins[name].sources)
+
+    changes = upstream.update_lock(report, lock, fake_pin)
+    assert pinned == [("podman", "6.0.3"), ("skopeo", "1.20.0"), ("crun", "1.25"), ("netavark", "2.2.0"),
+                      ("fuse-overlayfs", "1.15")]
+    assert changes[0] == ("podman", "6.0.2", "6.0.3")
+    assert report.relocked(lock).matrix() == {"include": [{"tool": "podman", "version": "6.0.3"},
+                                                          {"tool": "skopeo", "version": "1.20.0"}]}
+
+
+def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_path, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    real_before = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    path = lock_copy(tmp_path)
+
+    def fake_pin(recipe, version, lock):  # the real one downloads and hashes the release
+        lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
+        lock.save()
+        return []
+
+    monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
+    result = CliRunner().invoke(cli, ["--lock", str(path), "check", "skopeo", "--update-lock", "--json"])
+    assert result.exit_code == 0, result.output
+    assert Lock.load(path).pins["skopeo"].version == "1.20.0"
+    assert result.stdout.splitlines()[-1] == '{"include":[{"tool":"skopeo","version":"1.20.0"}]}'
+    assert hashlib.sha256(LOCK.read_bytes()).hexdigest() == real_before
+
+
+def test_check_needs_a_repository(tmp_path, monkeypatch, fake):
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    proc = run_cli("check")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: no GitHub repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+
+
+def test_check_reports_a_long_rate_limit_in_one_line(fake, monkeypatch):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    fake.rate_limit("GET", "/releases$", reset_in=600)
+    proc = run_cli("check", "--max-wait", "5")
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith(f"error: GitHub API GET /repos/{REPO}/releases: rate limited (403 Forbidden")
+    assert "beyond the 5 s this run may wait (--max-wait)" in proc.stderr
+
+
+def test_unknown_tool_is_named():
+    with pytest.raises(StaticbuildError, match=r"unknown tool 'podmn' \(known: podman, buildah, skopeo, all\)"):
+        upstream.parse_tools(["podmn"])
+    assert upstream.parse_tools(["all"]) == upstream.TOOLS and upstream.parse_tools([]) == upstream.TOOLS
+
+
+def test_versions_order_numerically():
+    assert upstream.version_key("1.10") > upstream.version_key("1.9")
+    assert max(["2.1.13", "2.1.9", "2.0.99"], key=upstream.version_key) == "2.1.13"
+    assert upstream.stable_version({"tag_name": "v6.0.3", "draft": False, "prerelease": False}) == "6.0.3"
+    assert upstream.stable_version({"tag_name": "v6.1.0-rc1", "draft": False, "prerelease": False}) is None
