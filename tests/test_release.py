@@ -274,7 +274,14 @@ def test_missing_token_and_repository_are_one_line_errors(fake, tmp_path, monkey
     monkeypatch.setenv("GH_TOKEN", TOKEN)
     proc = run_cli("release", "podman", "--version", "6.0.2", "--repo", REPO, str(dist))
     assert proc.returncode == 0, proc.stderr
-    assert fake.requests == [] or all(h.get("authorization") == f"Bearer {TOKEN}" for _, _, h in fake.requests)
+    assert fake.requests and all(h.get("authorization") == f"Bearer {TOKEN}" for _, _, h in fake.requests)
+
+
+def test_writes_without_a_token_are_refused_by_the_server(fake, tmp_path):
+    anonymous = Publisher(GitHub(Target(fake.url, REPO, None), sleep=lambda _s: None), REPO)
+    with pytest.raises(GitHubError, match=f"POST /repos/{REPO}/releases: 401 Unauthorized: Requires authentication"):
+        anonymous.release("podman", "6.0.2", make_dist(tmp_path))
+    assert REPO not in fake.releases
 
 
 def test_no_sbom_is_an_error(fake, tmp_path):

@@ -106,7 +106,7 @@ class GitHub:
                 resp = self.http.request(method, url, content=content() if content else None, **kwargs)
             except httpx.TransportError as exc:
                 if not retry or attempt >= self.retries:
-                    raise GitHubError(f"GitHub API {what}: {type(exc).__name__}: {exc or 'connection failed'}",
+                    raise GitHubError(f"GitHub API {what}: {type(exc).__name__}: {str(exc) or 'connection failed'}",
                                       status=None) from None
                 self.pause(attempt)
                 attempt += 1
@@ -134,11 +134,11 @@ class GitHub:
         next_url: str | None = url
         query: dict[str, Any] | None = {**(params or {}), "per_page": per_page}
         for _ in range(MAX_PAGES):
-            if not next_url:
-                return
             resp = self.request("GET", next_url, params=query)
             yield from resp.json()
             next_url, query = resp.links.get("next", {}).get("url"), None
+            if not next_url:
+                return
         raise GitHubError(f"GitHub API GET {url}: more than {MAX_PAGES} pages", status=None)
 
     def download(self, url: str) -> bytes:
