@@ -84,7 +84,8 @@ def run_cli(*args: str, cache: Path | None = None, lock: Path = LOCK, **kwargs) 
     cmd = [sys.executable, "-m", "staticbuild", "--lock", str(lock)]
     if cache:
         cmd += ["--cache", str(cache)]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"}, **kwargs)
+    env = os.environ | {"COLUMNS": "200"} | kwargs.pop("env", {})
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, **kwargs)
 
 
 def make_tarball(path: Path, members: dict[str, bytes | tuple[str, str]], mode: str = "w:gz") -> Path:

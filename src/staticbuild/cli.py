@@ -11,11 +11,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from . import signing
 from .arch import Arch
+from .bundle import find_bundle
 from .catalog import Catalog
+from .checksums import check_checksums, write_checksums
 from .engine import Engine, Settings
 from .errors import BuildError, StaticbuildError
 from .lock import Lock
+from .package import package
 from .pinning import pin
 from .verify import Report, expand, verify_file
 
@@ -120,6 +124,72 @@ def print_reports(reports: list[Report]) -> None:
     for r in reports:
         if not r.ok:
             console.print(f"FAILED {r.path}: {'; '.join(r.problems)}", soft_wrap=True, markup=False, highlight=False)
+
+
+@cli.command("package")
+@click.argument("tool")
+@click.option("--arch", "arches", default="amd64", callback=parse_arches, show_default=True,
+              help="amd64, arm64 or all.")
+@click.option("--variant", help="podman: full (default; with every runtime helper) or minimal (podman alone).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--no-build", is_flag=True, help="Use cached builds only; fail if one is missing.")
+@click.pass_obj
+def package_cmd(settings: Settings, tool: str, arches: list[Arch], variant: str | None, out: Path,
+                no_build: bool) -> None:
+    """Make TOOL's release bundle (.tar.zst) and its SBOM (.cdx.json) in OUT, and rewrite OUT/checksums.txt.
+
+    Components that are not built yet are built first (unless --no-build).
+    """
+    spec = find_bundle(tool, variant)
+    catalog, lock = load(settings)
+    for arch in arches:
+        done = package(settings, catalog, lock, spec, arch, out, build_missing=not no_build, console=err)
+        size = done.bundle.stat().st_size
+        console.print(f"packaged {done.bundle} ({done.files} files, {size / 1e6:.1f} MB, {done.seconds:.1f}s) "
+                      f"and {done.sbom.name}")
+
+
+@cli.command("checksums")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def checksums_cmd(folder: Path) -> None:
+    """Write FOLDER/checksums.txt (sha256sum format) over its bundles and SBOMs."""
+    console.print(f"wrote {write_checksums(folder)}")
+
+
+@cli.command("sign")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--key", type=click.Path(path_type=Path), help="cosign private key (password in COSIGN_PASSWORD).")
+@click.option("--keyless", is_flag=True, help="Sign with the CI's OIDC identity (GitHub Actions: id-token: write).")
+def sign_cmd(folder: Path, key: Path | None, keyless: bool) -> None:
+    """Sign every bundle, SBOM and checksums.txt in FOLDER: one X.sigstore.json per file."""
+    if bool(key) == keyless:
+        raise click.UsageError("give exactly one of --key or --keyless")
+    for path in signing.sign(folder, key):
+        console.print(f"signed {path.name.removesuffix(signing.SUFFIX)} -> {path.name}")
+
+
+@cli.command("verify-release")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="cosign public key.")
+@click.option("--certificate-identity", help="Keyless: the signing workflow, e.g. "
+              "https://github.com/OWNER/REPO/.github/workflows/build.yml@refs/heads/main")
+@click.option("--certificate-oidc-issuer", default=signing.GITHUB_ISSUER, show_default=True)
+def verify_release_cmd(folder: Path, key: Path | None, certificate_identity: str | None,
+                       certificate_oidc_issuer: str) -> None:
+    """Check FOLDER's checksums.txt and every file's cosign signature."""
+    identity = signing.Identity(key, certificate_identity, certificate_oidc_issuer)
+    problems = check_checksums(folder)
+    files = signing.signed_files(folder)
+    for path in files:
+        try:
+            signing.verify(path, identity)
+        except StaticbuildError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        err.print(f"FAILED {problem}", markup=False, highlight=False)
+    if problems:
+        raise StaticbuildError(f"{folder}: {len(problems)} problem(s) in checksums or signatures")
+    console.print(f"{folder}: checksums and signatures of {len(files)} files verified")
 
 
 def _terminate(_signum, _frame) -> None:

@@ -227,6 +227,17 @@ class Engine:
                 results[target] = self._build_one(target, deps)
         return results
 
+    def cached(self, names: Sequence[str], arches: Sequence[Arch]) -> dict[Target, Result]:
+        """The cached results of `build(names, arches)`, or an error naming the first one not built yet."""
+        results = {}
+        for target in self.plan(names, arches):
+            final = self.result_dir(target)
+            if not (final / "build.json").exists():
+                raise StaticbuildError(f"{target.label} is not built (or its recipe changed): run "
+                                       f"`staticbuild build {target.recipe.name} --arch {target.arch}` first")
+            results[target] = Result(target, final, cached=True, manifest=json.loads((final / "build.json").read_text()))
+        return results
+
     @contextmanager
     def _cache_lock(self) -> Iterator[None]:
         self.settings.cache.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
 from .arch import Arch
+from .archive import is_archive, open_tar
 from .catalog import Catalog
 from .errors import StaticbuildError
 from .extract import check_members
@@ -184,10 +184,10 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
         for i, path in enumerate(paths):
             if path.is_dir():
                 found += sorted(p for p in path.rglob("*") if p.is_file() and is_elf(p))
-            elif tarfile.is_tarfile(path) if path.is_file() else False:
+            elif is_archive(path):  # a release bundle (.tar.zst) or any tarball
                 dest = Path(tmp) / str(i)
                 dest.mkdir()
-                with tarfile.open(path, "r:*") as tar:
+                with open_tar(path) as tar:
                     check_members(tar, dest)
                     tar.extractall(dest, filter="data")
                 found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))

@@ -1,0 +1,211 @@
+"""Packaging stages on real builds: reproducible .tar.zst, SBOM, checksums, cosign signatures.
+
+The four release bundles need the heavy Go and Rust components (tests/test_bundles.py, full
+suite); here a bundle declared like them but made of catatonit and pasta goes through the
+same pipeline, for both arches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from rich.console import Console
+
+from conftest import no_emulation, run_cli
+from staticbuild.arch import Arch
+from staticbuild.archive import Entry, open_tar, write_tar_zst
+from staticbuild.atomic import atomic_path
+from staticbuild.bundle import ALL_CONFIG, BundleSpec
+from staticbuild.checksums import CHECKSUMS, check_checksums
+from staticbuild.engine import Engine, Settings
+from staticbuild.fetch import sha256_of
+from staticbuild.package import package
+
+pytestmark = pytest.mark.build
+SMALL = BundleSpec("catatonit", None, bin=("catatonit",), config=ALL_CONFIG, helpers=("pasta", "pasta.avx2"))
+COSIGN_ENV = {"COSIGN_PASSWORD": "test-only"}
+
+
+def make_dist(settings, catalog, lock, out: Path, build_missing: bool = False) -> Path:
+    for arch in Arch:
+        package(settings, catalog, lock, SMALL, arch, out, build_missing=build_missing, console=Console(stderr=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def dist(built, settings, catalog, lock, tmp_path_factory) -> Path:
+    return make_dist(settings, catalog, lock, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> tuple[Path, Path]:
+    if not shutil.which("cosign"):
+        pytest.fail("cosign is not installed: `make setup` installs it")
+    folder = tmp_path_factory.mktemp("keys")
+    subprocess.run(["cosign", "generate-key-pair"], cwd=folder, env=os.environ | COSIGN_ENV, check=True,
+                   capture_output=True)
+    return folder / "cosign.key", folder / "cosign.pub"
+
+
+def members(bundle: Path) -> list[tarfile.TarInfo]:
+    with open_tar(bundle) as tar:
+        return tar.getmembers()
+
+
+def test_layout_owner_modes_and_mtime(dist, built):
+    _, results, _ = built
+    epoch = next(r.manifest["source_date_epoch"] for t, r in results.items() if t.recipe.name == "catatonit")
+    for arch in Arch:
+        entries = members(dist / f"catatonit-linux-{arch}.tar.zst")
+        names = [m.name for m in entries]
+        assert names == sorted(names), "entries are sorted"
+        expected_helpers = {"pasta", "pasta.avx2"} if arch is Arch.amd64 else {"pasta"}  # avx2 build on amd64 only
+        assert {n.rsplit("/", 1)[-1] for n in names if "/lib/podman/" in n} == expected_helpers
+        assert {n for n in names if "/etc/containers/" in n} == {f"catatonit-v0.2.1/etc/containers/{c}"
+                                                                 for c in ALL_CONFIG}
+        assert all(n.startswith("catatonit-v0.2.1/") or n == "catatonit-v0.2.1" for n in names)
+        for m in entries:
+            assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "root", "root", epoch)
+            executable = m.isdir() or "/bin/" in m.name or "/lib/podman/" in m.name
+            assert m.mode == (0o755 if executable else 0o644), m.name
+
+
+def test_bundles_pass_verify(dist):
+    for arch in Arch:
+        proc = run_cli("verify", "--json", str(dist / f"catatonit-linux-{arch}.tar.zst"))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        reports = json.loads(proc.stdout)
+        assert {Path(r["path"]).name for r in reports} >= {"catatonit", "pasta"}
+        assert all(r["arch"] == arch.name and r["linkage"] == "static" for r in reports)
+
+
+def test_same_inputs_give_the_same_bytes(dist, built, settings, catalog, lock, tmp_path):
+    again = make_dist(settings, catalog, lock, tmp_path / "again")
+    for name in sorted(p.name for p in dist.iterdir()):
+        assert (again / name).read_bytes() == (dist / name).read_bytes(), name
+
+
+def test_archive_ignores_file_metadata_and_thread_count(tmp_path, built):
+    _, _, out = built
+    source = out / "amd64" / "bin" / "catatonit"
+    copy = tmp_path / "copy"
+    shutil.copyfile(source, copy)
+    os.chmod(copy, 0o700)
+    os.utime(copy, (1, 1))
+    archives = []
+    for i, (path, threads) in enumerate([(source, 1), (copy, 4)]):
+        entries = [Entry("x-v1/bin/catatonit", path, 0o755), Entry("x-v1/etc/a.conf", b"a = 1\n")]
+        archives.append(tmp_path / f"{i}.tar.zst")
+        write_tar_zst(list(reversed(entries)) if i else entries, 1_700_000_000, archives[-1], threads=threads)
+    assert archives[0].read_bytes() == archives[1].read_bytes()
+
+
+def test_reproducible_from_a_clean_cache(dist, catalog, lock, tmp_path):
+    """A second cold build (toolchain included) in another directory gives the same amd64 bundle."""
+    other = Settings(cache=tmp_path / "other-cache", lock=lock.path)
+    engine = Engine(other, catalog, lock, Console(stderr=True))
+    with no_emulation():
+        engine.build(["catatonit", "passt"], [Arch.amd64])
+    package(other, catalog, lock, SMALL, Arch.amd64, tmp_path / "dist", build_missing=False)
+    name = "catatonit-linux-amd64.tar.zst"
+    assert sha256_of(tmp_path / "dist" / name) == sha256_of(dist / name)
+
+
+def test_checksums_work_with_sha256sum(dist):
+    listed = [line.split()[1] for line in (dist / CHECKSUMS).read_text().splitlines()]
+    assert listed == sorted(p.name for p in dist.iterdir() if p.name != CHECKSUMS)
+    proc = subprocess.run(["sha256sum", "-c", CHECKSUMS], cwd=dist, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sbom_is_valid_cyclonedx_with_sources_licences_and_files(dist, lock):
+    text = (dist / "catatonit-linux-arm64.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    sbom = json.loads(text)
+    assert sbom["metadata"]["component"]["hashes"][0]["content"] == sha256_of(dist / "catatonit-linux-arm64.tar.zst")
+    by_ref = {c["bom-ref"]: c for c in sbom["components"]}
+    for name in ("catatonit", "passt", "musl", "mimalloc"):  # what is in the binaries, the libc included
+        component = by_ref[f"recipe:{name}"]
+        assert component["version"] == lock.pins[name].version
+        assert component["hashes"][0]["content"] in {s.sha256 for s in lock.pins[name].sources}
+        assert component["licenses"]
+    with open_tar(dist / "catatonit-linux-arm64.tar.zst") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                digest = __import__("hashlib").sha256(tar.extractfile(member).read()).hexdigest()
+                assert by_ref[f"file:{member.name}"]["hashes"][0]["content"] == digest
+    depends = {d["ref"]: set(d.get("dependsOn", [])) for d in sbom["dependencies"]}
+    assert depends["file:catatonit-v0.2.1/bin/catatonit"] == {"recipe:catatonit"}
+
+
+def signed_copy(dist: Path, keys, tmp_path: Path) -> Path:
+    folder = tmp_path / "release"
+    shutil.copytree(dist, folder)
+    proc = run_cli("sign", str(folder), "--key", str(keys[0]), env=COSIGN_ENV)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def test_signed_release_verifies_and_a_changed_byte_fails(dist, keys, tmp_path):
+    folder = signed_copy(dist, keys, tmp_path)
+    signed = sorted(p.name.removesuffix(".sigstore.json") for p in folder.glob("*.sigstore.json"))
+    assert signed == sorted(p.name for p in folder.iterdir() if not p.name.endswith(".sigstore.json"))
+    assert run_cli("verify-release", str(folder), "--key", str(keys[1])).returncode == 0
+
+    bundle = folder / "catatonit-linux-amd64.tar.zst"
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 1
+    bundle.write_bytes(bytes(data))
+    proc = run_cli("verify-release", str(folder), "--key", str(keys[1]))
+    assert proc.returncode == 1
+    assert "catatonit-linux-amd64.tar.zst: SHA-256 differs" in proc.stderr
+    assert "cosign failed for catatonit-linux-amd64.tar.zst" in proc.stderr
+
+
+def test_verify_release_fails_on_a_missing_signature_or_another_key(dist, keys, tmp_path):
+    folder = signed_copy(dist, keys, tmp_path)
+    (folder / "catatonit-linux-arm64.cdx.json.sigstore.json").unlink()
+    proc = run_cli("verify-release", str(folder), "--key", str(keys[1]))
+    assert proc.returncode == 1 and "no signature" in proc.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["cosign", "generate-key-pair"], cwd=other, env=os.environ | COSIGN_ENV, check=True,
+                   capture_output=True)
+    proc = run_cli("verify-release", str(signed_copy(dist, keys, tmp_path / "again")), "--key",
+                   str(other / "cosign.pub"))
+    assert proc.returncode == 1 and "cosign failed" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuch"], "unknown tool 'nosuch' (bundles exist for: buildah, podman, skopeo)"),
+    (["podman", "--variant", "tiny"], "unknown variant 'tiny' for podman (known: full, minimal)"),
+    (["skopeo", "--variant", "full"], "skopeo has no variants; leave out --variant"),
+    (["skopeo", "--no-build"], "is not built (or its recipe changed)"),
+])
+def test_bad_package_input_is_one_clear_line_and_writes_nothing(args, message, tmp_path):
+    out = tmp_path / "dist"
+    proc = run_cli("package", *args, "--out", str(out), cache=tmp_path / "empty-cache")
+    assert proc.returncode == 1
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_sign_needs_exactly_one_mode(dist):
+    proc = run_cli("sign", str(dist))
+    assert proc.returncode == 2 and "exactly one of --key or --keyless" in proc.stderr
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    target = tmp_path / "x.tar.zst"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
