@@ -20,6 +20,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from rich.console import Console
 
 from conftest import no_emulation, run_cli
+from podman_helpers import unpack, usrmerged_root
 from staticbuild.arch import Arch
 from staticbuild.archive import Entry, open_tar, write_tar_zst
 from staticbuild.atomic import atomic_path
@@ -71,11 +72,21 @@ def test_layout_owner_modes_and_mtime(dist, built):
         assert {n.rsplit("/", 1)[-1] for n in names if "/lib/podman/" in n} == expected_helpers
         assert {n for n in names if "/etc/containers/" in n} == {f"catatonit-v0.2.1/etc/containers/{c}"
                                                                  for c in ALL_CONFIG}
-        assert all(n.startswith("catatonit-v0.2.1/") or n == "catatonit-v0.2.1" for n in names)
+        assert all(n.startswith("catatonit-v0.2.1/") for n in names)
         for m in entries:
+            assert m.isfile(), f"{m.name}: only files (a directory entry would replace a /bin -> usr/bin link)"
             assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "root", "root", epoch)
-            executable = m.isdir() or "/bin/" in m.name or "/lib/podman/" in m.name
+            executable = "/bin/" in m.name or "/lib/podman/" in m.name
             assert m.mode == (0o755 if executable else 0o644), m.name
+
+
+def test_unpacking_into_a_usr_merged_root_keeps_its_links(dist, tmp_path):
+    root = usrmerged_root(tmp_path / "root")
+    (root / "usr/bin/sh").write_text("the system's own file")
+    unpack(dist / "catatonit-linux-amd64.tar.zst", root)
+    assert (root / "bin").is_symlink() and (root / "lib").is_symlink()
+    assert (root / "usr/bin/catatonit").is_file() and (root / "usr/lib/podman/pasta").is_file()
+    assert (root / "bin/sh").read_text() == "the system's own file"
 
 
 def test_bundles_pass_verify(dist):

@@ -1,6 +1,6 @@
 """Reproducible .tar.zst archives: same inputs, same bytes, on any machine.
 
-Entries are sorted, owned by root:root, with fixed modes and one mtime (SOURCE_DATE_EPOCH);
+File entries are sorted, owned by root:root, with fixed modes and one mtime (SOURCE_DATE_EPOCH);
 zstd runs multithreaded, whose output does not depend on the number of worker threads.
 """
 
@@ -13,13 +13,13 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import zstandard
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LEVEL = 19  # measured in docs/BENCHMARKS.md: near xz -9 sizes, decompression 10x faster
-EXECUTABLE, REGULAR, DIRECTORY = 0o755, 0o644, 0o755
+EXECUTABLE, REGULAR = 0o755, 0o644
 
 
 @dataclass(frozen=True)
@@ -31,35 +31,30 @@ class Entry:
     mode: int = REGULAR
 
 
-def tar_info(name: str, epoch: int, mode: int, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name + ("/" if directory else ""))
-    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
+def tar_info(name: str, epoch: int, mode: int, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
     info.mode, info.size, info.mtime = mode, size, epoch
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
     return info
 
 
-def parents(names: Sequence[str]) -> set[str]:
-    return {str(p) for n in names for p in PurePosixPath(n).parents if str(p) != "."}
-
-
 def write_tar(entries: Sequence[Entry], epoch: int, fileobj: io.RawIOBase | io.BufferedIOBase) -> None:
+    """Files only, no directory entries: GNU tar replaces an existing symlink with a directory
+    entry's real directory, so unpacking into / would turn a usr-merged /bin -> usr/bin into
+    a folder holding only our files. Without them tar follows the symlink (and leaves the
+    mode and mtime of existing folders like /usr/local/bin alone)."""
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise ValueError("an archive entry is listed twice")
-    by_name = {e.name: e for e in entries}
     with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.GNU_FORMAT) as tar:
-        for name in sorted(parents(names) | set(names)):
-            entry = by_name.get(name)
-            if entry is None:
-                tar.addfile(tar_info(name, epoch, DIRECTORY, directory=True))
-            elif isinstance(entry.source, bytes):
-                tar.addfile(tar_info(name, epoch, entry.mode, len(entry.source)), io.BytesIO(entry.source))
+        for entry in sorted(entries, key=lambda e: e.name):
+            if isinstance(entry.source, bytes):
+                tar.addfile(tar_info(entry.name, epoch, entry.mode, len(entry.source)), io.BytesIO(entry.source))
             else:
                 with entry.source.open("rb") as fh:
                     size = os.fstat(fh.fileno()).st_size
-                    tar.addfile(tar_info(name, epoch, entry.mode, size), fh)
+                    tar.addfile(tar_info(entry.name, epoch, entry.mode, size), fh)
 
 
 def write_tar_zst(entries: Sequence[Entry], epoch: int, dest: Path, level: int = ZSTD_LEVEL, threads: int = -1) -> None:
