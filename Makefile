@@ -6,7 +6,7 @@ OUT    ?= out
 DIST   ?= dist
 ACTIONLINT := v1.7.12
 
-.PHONY: setup build test test-full clean check package reproducible
+.PHONY: setup build test test-full test-e2e clean check package reproducible
 setup: $(VENV)/.installed
 	scripts/setup-host
 
@@ -43,6 +43,10 @@ package: setup
 	$(SB) package podman --arch all --variant minimal --out $(DIST)
 	$(SB) package buildah --arch all --out $(DIST)
 	$(SB) package skopeo --arch all --out $(DIST)
+
+## The end-to-end suite alone: the bundles installed as the README says, running real containers.
+test-e2e: setup
+	$(VENV)/bin/pytest -m e2e
 
 ## Package every bundle twice from two empty caches and compare the bytes (about twice a cold build).
 reproducible: setup

@@ -22,7 +22,7 @@ from podman_helpers import (chown_tree, in_cgroup2_namespace, podman_info, unpac
                             usrmerged_root)
 from staticbuild.arch import Arch
 from staticbuild.archive import open_tar
-from staticbuild.bundle import BUNDLES, PODMAN_HELPERS
+from staticbuild.bundle import BUILDAH_HELPERS, BUNDLES, PODMAN_HELPERS
 from staticbuild.checksums import CHECKSUMS
 from staticbuild.package import package
 
@@ -52,10 +52,11 @@ def names(bundle: Path) -> set[str]:
 def test_the_four_bundles_have_the_documented_layout(dist, arch):
     config = {f"etc/containers/{c}" for c in ("containers.conf", "policy.json", "registries.conf", "storage.conf")}
     helpers = {f"lib/podman/{h}" for h in PODMAN_HELPERS if arch is Arch.amd64 or h != "pasta.avx2"}
+    buildah_helpers = {f"lib/podman/{h}" for h in BUILDAH_HELPERS if arch is Arch.amd64 or h != "pasta.avx2"}
     expected = {
         "podman-full": {f"{PODMAN}/{p}" for p in {"bin/podman", "bin/fuse-overlayfs", *helpers, *config}},
         "podman-minimal": {f"{PODMAN}/{p}" for p in {"bin/podman", *config}},
-        "buildah": {f"{BUILDAH}/{p}" for p in {"bin/buildah", *config}},
+        "buildah": {f"{BUILDAH}/{p}" for p in {"bin/buildah", *config, *buildah_helpers}},
         "skopeo": {f"{SKOPEO}/{p}" for p in {"bin/skopeo", "etc/containers/policy.json",
                                              "etc/containers/registries.conf"}},
     }
@@ -73,7 +74,8 @@ def test_every_binary_in_every_bundle_passes_verify(dist, arch):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = json.loads(proc.stdout)
     full = 2 + len(PODMAN_HELPERS) - (arch is Arch.arm64)  # podman, fuse-overlayfs, helpers (no pasta.avx2 on arm64)
-    assert len(reports) == full + 3  # + podman-minimal's podman, buildah, skopeo
+    buildah = 1 + len(BUILDAH_HELPERS) - (arch is Arch.arm64)
+    assert len(reports) == full + 1 + buildah + 1  # podman-full, podman-minimal, buildah, skopeo
     assert all(r["linkage"] == "static" and r["arch"] == arch.name for r in reports)
 
 

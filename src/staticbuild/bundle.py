@@ -19,6 +19,7 @@ CONFIG_DIR = Path(__file__).parent / "bundle_config"
 ALL_CONFIG = ("containers.conf", "policy.json", "registries.conf", "storage.conf")
 # Found by podman in <prefix>/lib/podman. fuse-overlayfs stays in bin/: containers/storage
 # looks for it on $PATH only, and users run it directly too.
+BUILDAH_HELPERS = ("crun", "netavark", "pasta", "pasta.avx2")
 PODMAN_HELPERS = ("aardvark-dns", "catatonit", "conmon", "crun", "netavark", "pasta", "pasta.avx2", "rootlessport")
 
 
@@ -44,7 +45,9 @@ class BundleSpec:
 BUNDLES = (
     BundleSpec("podman", "full", bin=("podman", "fuse-overlayfs"), config=ALL_CONFIG, helpers=PODMAN_HELPERS),
     BundleSpec("podman", "minimal", bin=("podman",), config=ALL_CONFIG),
-    BundleSpec("buildah", None, bin=("buildah",), config=ALL_CONFIG),
+    # buildah sets up its network backend even for `buildah from scratch`, and `buildah run`
+    # needs a runtime: without these the bundle could not build anything on a bare machine.
+    BundleSpec("buildah", None, bin=("buildah",), config=ALL_CONFIG, helpers=BUILDAH_HELPERS),
     BundleSpec("skopeo", None, bin=("skopeo",), config=("policy.json", "registries.conf")),
 )
 DEFAULT_VARIANT = {"podman": "full"}
