@@ -303,9 +303,9 @@ def test_sboms_of_another_version_are_an_error(fake, tmp_path):
 def test_checksums_must_match_the_bundles(fake, tmp_path):
     dist = make_dist(tmp_path)
     (dist / "podman-full-linux-arm64.tar.zst").write_bytes(b"rebuilt")
-    with pytest.raises(StaticbuildError, match="checksums.txt does not match podman-full-linux-arm64.tar.zst"):
+    with pytest.raises(StaticbuildError, match="podman-full-linux-arm64.tar.zst: SHA-256 differs from checksums.txt"):
         publisher(fake).release("podman", "6.0.2", dist)
     (dist / "checksums.txt").write_text("")
-    with pytest.raises(StaticbuildError, match="checksums.txt does not list podman-full-linux-amd64.tar.zst"):
+    with pytest.raises(StaticbuildError, match="not listed in checksums.txt"):
         publisher(fake).release("podman", "6.0.2", dist)
     assert fake.requests == []

@@ -20,12 +20,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checksums import CHECKSUMS, check_checksums
 from .errors import GitHubError, StaticbuildError
+from .fetch import sha256_of
 from .github import GitHub
 from .upstream import release_tag, version_key
 
 PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json")
-CHECKSUMS = "checksums.txt"
 # Keyless signatures carry the identity of the workflow file that signed: for a reusable
 # workflow that is the called file (job_workflow_ref), not the caller's.
 SIGNER_WORKFLOW = ".github/workflows/build.yml"
@@ -43,14 +44,6 @@ class Asset:
     @property
     def name(self) -> str:
         return self.path.name
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -73,27 +66,14 @@ def collect_assets(directory: Path) -> list[Asset]:
     if not any(n.endswith(".cdx.json") for n in names):
         raise StaticbuildError(f"no SBOM (*.cdx.json) in {directory}: the release notes list the bundled "
                                "components from it")
-    return [Asset(p, p.stat().st_size, sha256_file(p)) for p in paths]
+    return [Asset(p, p.stat().st_size, sha256_of(p)) for p in paths]
 
 
-def check_checksums(assets: list[Asset]) -> None:
-    """checksums.txt must name every bundle with its true digest, and nothing that is not uploaded."""
-    by_name = {a.name: a for a in assets}
-    listed = {}
-    for line in by_name[CHECKSUMS].path.read_text().splitlines():
-        match = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip())
-        if match:
-            listed[match.group(2)] = match.group(1)
-        elif line.strip():
-            raise StaticbuildError(f"{CHECKSUMS}: not a sha256sum line: {line.strip()!r}")
-    for name, digest in sorted(listed.items()):
-        if name not in by_name:
-            raise StaticbuildError(f"{CHECKSUMS} lists {name}, which is not among the assets")
-        if by_name[name].sha256 != digest:
-            raise StaticbuildError(f"{CHECKSUMS} does not match {name}: rerun `staticbuild checksums`")
-    unlisted = sorted(n for n in by_name if n.endswith(".tar.zst") and n not in listed)
-    if unlisted:
-        raise StaticbuildError(f"{CHECKSUMS} does not list {', '.join(unlisted)}")
+def require_matching_checksums(directory: Path) -> None:
+    """checksums.txt must name every bundle and SBOM with its true digest, and nothing missing."""
+    problems = check_checksums(directory)
+    if problems:
+        raise StaticbuildError(f"{CHECKSUMS}: {problems[0]}; rerun `staticbuild checksums {directory}`")
 
 
 def sbom_components(paths: list[Path]) -> list[tuple[str, str]]:
@@ -268,7 +248,7 @@ class Publisher:
     def release(self, tool: str, version: str, directory: Path, *, commitish: str | None = None,
                 environ: Mapping[str, str] | None = None, log=print) -> Outcome:
         assets = collect_assets(directory)
-        check_checksums(assets)
+        require_matching_checksums(directory)
         components = sbom_components([a.path for a in assets if a.name.endswith(".cdx.json")])
         check_tool_version(components, tool, version)
         tag, name = release_tag(tool, version), title(tool, version)
