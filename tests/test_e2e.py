@@ -224,7 +224,10 @@ def test_arm64_bundle_under_qemu(dist, tmp_path):
     layout = tmp_path / "layout"
     digests = write_layout(layout, arch="arm64")
     store = f"--root {tmp_path}/storage --runroot {tmp_path}/run --storage-driver vfs"
+    # crun re-executes itself from a memfd, which qemu-user cannot follow; on a read-only
+    # file system it skips that (as `staticbuild verify` does for foreign binaries).
     script = f"""
+mount --bind {prefix} {prefix} && mount -o remount,bind,ro {prefix}
 {prefix}/bin/podman --version
 {prefix}/bin/podman {store} info --format 'arch={{{{.Host.Arch}}}} runtime={{{{.Host.OCIRuntime.Path}}}} conmon={{{{.Host.Conmon.Path}}}}'
 {skopeo}/bin/skopeo inspect --format 'digest={{{{.Digest}}}} arch={{{{.Architecture}}}}' oci:{layout}:latest
