@@ -41,3 +41,10 @@ def test_panics_unwind_through_the_compat_dl_find_object(hello, arch):
     proc = run_binary(out / arch.name / "bin" / "rust-hello", arch, (), {})
     assert proc.returncode == 0, proc.stderr
     assert "(10000 words, panic caught: true)" in proc.stdout
+
+
+@pytest.mark.parametrize("arch", list(Arch), ids=lambda a: a.name)
+def test_no_build_machine_paths_in_the_binary(hello, settings, arch):
+    _, out = hello
+    data = (out / arch.name / "bin" / "rust-hello").read_bytes()
+    assert str(settings.cache).encode() not in data  # work, cargo target and cargo home are remapped

@@ -226,6 +226,8 @@ endian = 'little'
             # leaves at 0 unless something else pulls them in: unwinding then calls address 0.
             *(arg for sym in GTHREAD_WEAK for arg in ("-C", f"link-arg=-Wl,-u,{sym}")),
             f"--remap-path-prefix={work_root}=/build", f"--remap-path-prefix={cargo_home}=/cargo",
+            # build scripts' generated code (netavark's protobuf bindings) is included from OUT_DIR
+            f"--remap-path-prefix={shared / 'cargo-target'}=/target",
         ]
         return {
             "RUSTC": RUSTC, "RUSTC_BOOTSTRAP": "1",  # -Z build-std on a stable compiler
