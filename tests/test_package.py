@@ -7,6 +7,7 @@ same pipeline, for both arches.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -151,7 +152,7 @@ def test_sbom_is_valid_cyclonedx_with_sources_licences_and_files(dist, lock):
     with open_tar(dist / "catatonit-linux-arm64.tar.zst") as tar:
         for member in tar.getmembers():
             if member.isfile():
-                digest = __import__("hashlib").sha256(tar.extractfile(member).read()).hexdigest()
+                digest = hashlib.sha256(tar.extractfile(member).read()).hexdigest()
                 assert by_ref[f"file:{member.name}"]["hashes"][0]["content"] == digest
     depends = {d["ref"]: set(d.get("dependsOn", [])) for d in sbom["dependencies"]}
     assert depends["file:catatonit-v0.2.1/bin/catatonit"] == {"recipe:catatonit"}
