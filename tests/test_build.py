@@ -156,6 +156,21 @@ def test_second_build_is_a_cache_hit(built, build_cache):
     assert proc.stderr.count("cached") == 2 * (len(SMALL_COMPONENTS) + 3)  # + musl, mimalloc, toolchain
 
 
+def test_allocator_musl_links_musls_own_malloc_under_its_own_key(built, build_cache, tmp_path):
+    """The benchmarks' plain-musl variant: same recipe, libc.a swapped; the mimalloc builds stay cached."""
+    out = tmp_path / "out"
+    proc = run_cli("build", "catatonit", "--arch", "all", "--allocator", "musl", "--out", str(out), cache=build_cache)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("building catatonit") == 2 and "building toolchain" not in proc.stderr
+    reports = json.loads(run_cli("verify", "--json", str(out)).stdout)
+    assert [r["allocator"] for r in reports] == ["missing", "missing"]
+    for arch in Arch:
+        proc = run(arch, out / arch.name / "bin" / "catatonit", "--", "/bin/sh", "-c", "exit 3")
+        assert proc.returncode == 3, proc.stderr
+    again = run_cli("build", "catatonit", "--arch", "all", cache=build_cache)
+    assert again.returncode == 0 and "building" not in again.stderr
+
+
 COMPAT_PROBE = r"""
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from .arch import Arch
 from .bundle import find_bundle
 from .catalog import Catalog
 from .checksums import check_checksums, write_checksums
-from .engine import Engine, Settings
+from .engine import ALLOCATORS, Engine, Settings
 from .errors import BuildError, StaticbuildError
 from .lock import Lock
 from .package import package
@@ -76,12 +77,16 @@ def list_cmd(settings: Settings) -> None:
 @click.option("--arch", "arches", default="amd64", callback=parse_arches, show_default=True,
               help="amd64, arm64 or all.")
 @click.option("--out", type=click.Path(path_type=Path), help="Install the components' binaries into OUT/<arch>/bin/.")
+@click.option("--allocator", type=click.Choice(ALLOCATORS), default="mimalloc", show_default=True,
+              help="musl: link musl's own malloc instead (for comparisons; bundles always carry mimalloc).")
 @click.pass_obj
-def build(settings: Settings, components: tuple[str, ...], arches: list[Arch], out: Path | None) -> None:
+def build(settings: Settings, components: tuple[str, ...], arches: list[Arch], out: Path | None,
+          allocator: str) -> None:
     """Build COMPONENTS (default: every component that installs binaries) and what they need.
 
     Cached results are reused; a failed step prints its log's last lines and path.
     """
+    settings = dataclasses.replace(settings, allocator=allocator)
     catalog, lock = load(settings)
     components = components or tuple(r.name for r in catalog if r.binaries)
     engine = Engine(settings, catalog, lock, err)

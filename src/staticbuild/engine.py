@@ -39,6 +39,7 @@ from .toolchain import Toolchain, host_identity
 ENGINE_REVISION = 1  # bump to invalidate every cached build after a change in the engine's own build logic
 TOOLCHAIN_OF = {ToolchainStage.bare_musl: "musl", ToolchainStage.target: "toolchain"}
 TAIL_LINES = 25
+ALLOCATORS = ("mimalloc", "musl")  # mimalloc ships; musl's own malloc exists for comparisons and bisecting
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Settings:
     cache: Path
     lock: Path
     jobs: int = os.cpu_count() or 2
+    allocator: str = "mimalloc"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,17 @@ class StepRunner:
             yield
 
 
+def musl_malloc_sysroot(sysroot: Path, into: Path) -> Path:
+    """The toolchain's sysroot with libc.a swapped for the copy that keeps musl's own malloc."""
+    (into / "lib").mkdir(parents=True)
+    (into / "include").symlink_to(sysroot / "include")
+    for item in (sysroot / "lib").iterdir():
+        (into / "lib" / item.name).symlink_to(item)
+    (into / "lib" / "libc.a").unlink()
+    (into / "lib" / "libc.a").symlink_to(sysroot / "lib" / "libc-musl-malloc.a")
+    return into
+
+
 def tail(log: Path, lines: int = TAIL_LINES) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -211,6 +224,8 @@ class Engine:
                 "deps": sorted(self.key(Target(self.catalog.get(d), target.arch))
                                for d in self.deps_of(target.recipe)),
             }
+            if self.settings.allocator != "mimalloc" and recipe.stage is ToolchainStage.target:
+                material["allocator"] = self.settings.allocator  # only then, so default keys stay as they were
             blob = json.dumps(material, sort_keys=True).encode()
             self._keys[target] = hashlib.sha256(blob).hexdigest()[:20]
         return self._keys[target]
@@ -320,10 +335,13 @@ class Engine:
         for result in deps.values():
             if result.target.recipe.stage is ToolchainStage.target:  # libraries, not the toolchain's parts
                 shutil.copytree(result.dest, staging, symlinks=True, dirs_exist_ok=True)
+        sysroot = deps[toolchain_dep].dest if toolchain_dep else None
+        if sysroot and target.recipe.stage is ToolchainStage.target and self.settings.allocator == "musl":
+            sysroot = musl_malloc_sysroot(sysroot, work / "sysroot")
         toolchain = Toolchain(
             arch=target.arch,
             stage=target.recipe.stage,
-            sysroot=deps[toolchain_dep].dest if toolchain_dep else None,
+            sysroot=sysroot,
             tools_dir=work / "tools",
             deps=staging,
             source_date_epoch=epoch,
