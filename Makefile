@@ -6,7 +6,7 @@ OUT    ?= out
 DIST   ?= dist
 ACTIONLINT := v1.7.12
 
-.PHONY: setup build test test-full test-e2e clean check package reproducible
+.PHONY: setup build test test-full test-e2e clean check package reproducible bench bench-report
 setup: $(VENV)/.installed
 	scripts/setup-host
 
@@ -51,6 +51,17 @@ test-e2e: setup
 ## Package every bundle twice from two empty caches and compare the bytes (about twice a cold build).
 reproducible: setup
 	scripts/check-reproducible
+
+## Benchmarks, never part of the tests: cold and warm builds of every bundle for both arches, sizes,
+## compression, the allocator comparison; rewrites docs/BENCHMARKS.md (about 1 h 15 min on 2 cores).
+bench: setup
+	scripts/setup-bench
+	$(VENV)/bin/python -m bench
+
+## Only redraw docs/BENCHMARKS.md and the README's headline from the latest bench/results file.
+bench-report: setup
+	scripts/setup-bench
+	$(VENV)/bin/python -m bench report
 
 clean:
 	rm -rf $(OUT) $(VENV)
