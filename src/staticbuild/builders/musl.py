@@ -90,8 +90,10 @@ class MuslSysroot:
         listing.write_text("\n".join(str(objects_dir / o) for o in keep) + f"\n{allocator_obj}\n{compat_obj}\n")
         (ctx.runner.logs / "dropped-musl-objects.txt").write_text("\n".join(dropped) + "\n")
         libc = ctx.dest / "lib" / "libc.a"
-        shutil.copy2(libc, ctx.dest / "lib" / "libc-musl-malloc.a")  # for allocator comparisons
-        libc.unlink()
+        # musl's own malloc, for allocator comparisons (`build --allocator musl`): the same
+        # compat layer, since unistd.h declares it for both.
+        ctx.run("archive-musl-malloc", [ctx.toolchain.tool("ar"), "rsD", libc, compat_obj])
+        libc.rename(ctx.dest / "lib" / "libc-musl-malloc.a")
         ctx.run("archive", [ctx.toolchain.tool("ar"), "rcsD", libc, f"@{listing}"])
         shutil.copytree(mimalloc / "usr/include", ctx.dest / "include", dirs_exist_ok=True)
 
