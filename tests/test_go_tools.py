@@ -11,6 +11,7 @@ import pytest
 
 from conftest import build_and_install, run_cli
 from oci_helpers import BUSYBOX, write_layout
+from podman_helpers import in_cgroup2_namespace
 from staticbuild.arch import Arch
 from staticbuild.verify import run_binary
 
@@ -38,16 +39,6 @@ runtime = "crun"
 crun = ["{bindir}/crun"]
 """)
     return path
-
-
-def in_cgroup2_namespace(argv: list, env: dict) -> subprocess.CompletedProcess:
-    """podman 6 refuses cgroup v1: show it a cgroup2 /sys/fs/cgroup in a private mount namespace.
-
-    These machines mount a hybrid layout; a real cgroup v2 host needs none of this.
-    """
-    script = 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"'
-    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *map(str, argv)], capture_output=True,
-                          text=True, timeout=120, env=os.environ | env)
 
 
 @pytest.fixture
@@ -126,7 +117,7 @@ def test_podman_info_reports_the_built_runtime_and_conmon(tools, tmp_path):
     conf = containers_conf(tmp_path / "containers.conf", bindir)
     storage = ["--root", tmp_path / "root", "--runroot", tmp_path / "run", "--storage-driver", "vfs"]
     proc = in_cgroup2_namespace([bindir / "podman", *storage, "info", "--format", "json"],
-                                {"CONTAINERS_CONF": str(conf)})
+                                env={"CONTAINERS_CONF": str(conf)}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["version"]["Version"] == "6.0.2"
