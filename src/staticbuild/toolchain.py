@@ -8,6 +8,7 @@ are plain compiles on the amd64 host. docs/ARCHITECTURE.md says why this was cho
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -88,6 +89,20 @@ crtend.o%s {lib}/crtn.o
 """
 
 
+def write_script(path: Path, body: str) -> None:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def write_compiler(folder: Path, triple: str, sysroot: Path, gcc: str, specs_dir: Path | None = None) -> None:
+    """`<triple>-gcc`: the host's gcc driven onto the musl sysroot by a specs file beside it
+    (named as it will be found at `specs_dir`, when the folder is written elsewhere first)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "musl-gcc.specs").write_text(specs_text(sysroot))
+    specs = (specs_dir or folder) / "musl-gcc.specs"
+    write_script(folder / f"{triple}-gcc", f'exec {gcc} -specs "{specs}" -static "$@"')
+
+
 @dataclass
 class Toolchain:
     """The compiler environment of one build: `env()` for any build system, plus helpers."""
@@ -121,11 +136,7 @@ class Toolchain:
         self.tools_dir.mkdir(parents=True, exist_ok=True)
         if self.stage is ToolchainStage.host_cross:
             return
-        assert self.sysroot is not None
-        specs = self.tools_dir / "musl-gcc.specs"
-        specs.write_text(specs_text(self.sysroot))
-        gcc = require(f"{self.gnu_prefix}gcc")
-        self._script(f"{self.triple}-gcc", f'exec {gcc} -specs "{specs}" -static "$@"')
+        write_compiler(self.tools_dir, self.triple, self.sysroot, require(f"{self.gnu_prefix}gcc"))
         os.symlink(f"{self.triple}-gcc", self.tools_dir / f"{self.triple}-cc")
         for tool in BINUTILS:
             os.symlink(self.tool(tool), self.tools_dir / f"{self.triple}-{tool}")
@@ -137,9 +148,25 @@ class Toolchain:
         )
 
     def _script(self, name: str, body: str) -> None:
-        path = self.tools_dir / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
-        path.chmod(0o755)
+        write_script(self.tools_dir / name, body)
+
+    def shared_cc(self, shared: Path) -> str:
+        """The same compiler wrapper at a path that depends only on what it does, not on the build.
+
+        cargo hashes the target linker's path into every unit's fingerprint: with each
+        component's own tools_dir, one Rust component rebuilt std and every shared crate
+        for the next (ConfigSettingsChanged). A new sysroot gets a new path, and so a rebuild.
+        """
+        assert self.sysroot is not None
+        gcc = require(f"{self.gnu_prefix}gcc")
+        digest = hashlib.sha256(f"{gcc}\n{specs_text(self.sysroot)}".encode()).hexdigest()[:16]
+        final = shared / "cc" / f"{self.arch.name}-{digest}"
+        if not final.is_dir():
+            tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            write_compiler(tmp, self.triple, self.sysroot, gcc, specs_dir=final)
+            tmp.rename(final)
+        return str(final / f"{self.triple}-gcc")
 
     def env(self, build_dir: Path) -> dict[str, str]:
         """Variables every build system reads; flags map build paths away for reproducibility."""
@@ -208,8 +235,9 @@ endian = 'little'
         std's unwinder on musl is libunwind, which rustup would ship; GCC's libgcc_eh.a has the
         same _Unwind_* ABI, so it is offered under that name (its glibc-only _dl_find_object
         comes from the sysroot's compat layer). -nodefaultlibs drops libgcc, which mimalloc
-        needs, so it is added back. The flags are the same for every component of an arch, so
-        the shared target dir keeps std and common crates between them.
+        needs, so it is added back. Flags, linker path and the cc crate's settings are the same
+        for every component of an arch, so the shared target dir keeps std and common crates
+        between them (cargo rebuilds a unit when any of them changes).
         """
         unwind = shared / "rust-unwind" / self.arch.name
         if not (unwind / "libunwind.a").exists():
@@ -218,6 +246,7 @@ endian = 'little'
                                 check=True).stdout.strip()
             shutil.copyfile(eh, unwind / "libunwind.a")
         target = self.arch.rust_target.upper().replace("-", "_")
+        cc = self.shared_cc(shared)
         cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
         rustflags = [
             "-C", "link-self-contained=no", "-C", "target-feature=+crt-static", "-L", str(unwind),
@@ -231,8 +260,10 @@ endian = 'little'
         ]
         return {
             "RUSTC": RUSTC, "RUSTC_BOOTSTRAP": "1",  # -Z build-std on a stable compiler
-            f"CARGO_TARGET_{target}_LINKER": self.cc,
-            f"CC_{self.arch.rust_target.replace('-', '_')}": self.cc,
+            f"CARGO_TARGET_{target}_LINKER": cc,
+            # the cc crate's build scripts rerun when CC, CFLAGS or AR change: the same for every component
+            f"CC_{self.arch.rust_target.replace('-', '_')}": cc, "AR": self.tool("ar"),
+            "CFLAGS": f"-O2 -pipe -ffile-prefix-map={work_root}=/build",
             "CC_x86_64_unknown_linux_gnu": "gcc", "HOST_CC": "gcc",  # build scripts run on the host
             "CARGO_ENCODED_RUSTFLAGS": "\x1f".join(rustflags),
             "CARGO_TARGET_DIR": str(shared / "cargo-target" / self.arch.name),
