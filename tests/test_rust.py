@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,15 @@ def test_no_build_machine_paths_in_the_binary(hello, settings, arch):
     _, out = hello
     data = (out / arch.name / "bin" / "rust-hello").read_bytes()
     assert str(settings.cache).encode() not in data  # work, cargo target and cargo home are remapped
+
+
+def test_a_second_rust_component_reuses_std_from_the_shared_target_dir(hello, settings, catalog, lock,
+                                                                         tmp_path_factory):
+    """cargo fingerprints the linker's path: a wrapper per component made each Rust build recompile std
+    and every shared crate for the other (netavark and aardvark-dns)."""
+    again = dataclasses.replace(HELLO, name="rust-hello-again")
+    build_fixture(again, FIXTURE, settings, catalog, lock, tmp_path_factory.mktemp("rust-again"))
+    for arch in Arch:
+        log = next((settings.cache / "builds" / arch.name / again.name).glob("*/logs/*-build.log")).read_text()
+        assert "Compiling rust-hello v1.0.0" in log  # its own crate, from its own source folder
+        assert "Compiling core " not in log and "Compiling std " not in log, log
