@@ -1,47 +1,55 @@
-"""`python -m bench [all|build|sizes|allocator|report]`: run benchmarks, then rewrite docs/BENCHMARKS.md."""
+"""`python -m bench [all|prefetch|build|sizes|allocator|report]`: run benchmarks, then rewrite docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from staticbuild.cli import default_cache
 
-from . import allocator, build, report, sizes
-from .common import BenchSettings, latest_results, save, say, today_results
+from . import allocator, build, prefetch, report, sizes
+from .common import BenchSettings, latest_results, load, save, say, today_results
 
 
 @click.group(invoke_without_command=True)
-@click.option("--cache", "seed", type=click.Path(path_type=Path, exists=True, file_okay=False),
+@click.option("--cache", "downloads_from", type=click.Path(path_type=Path, file_okay=False),
               envvar="STATICBUILD_CACHE", default=default_cache,
-              help="A staticbuild cache that holds the downloads (only read).")
+              help="A staticbuild cache whose downloads are reused if it exists (only read).")
 @click.option("--work", type=click.Path(path_type=Path), default=Path("/var/tmp/staticbuild-bench"), show_default=True,
-              help="Scratch space (about 15 GB).")
+              help="Scratch space (about 40 GB).")
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Repetitions of each cheap measurement (cold builds run once).")
+              help="Repetitions of each cheap measurement (cold builds and bumps run once).")
 @click.pass_context
-def main(ctx: click.Context, seed: Path, work: Path, runs: int) -> None:
+def main(ctx: click.Context, downloads_from: Path, work: Path, runs: int) -> None:
     """Benchmarks: build speed, cross-compile cost, sizes, allocator. Results: bench/results/<date>.json."""
     work.mkdir(parents=True, exist_ok=True)
-    ctx.obj = BenchSettings(seed=seed.resolve(), work=work.resolve(), runs=runs, results=today_results())
+    ctx.obj = BenchSettings(downloads_from=downloads_from.resolve() if downloads_from.is_dir() else None,
+                            work=work.resolve(), runs=runs, results=today_results())
     if ctx.invoked_subcommand is None:
         ctx.invoke(all_cmd)
 
 
-def section(name: str, module) -> click.Command:
-    """A command that runs one benchmark module, merges its results and rewrites the report."""
+def section(name: str, module, fetch_first: bool) -> click.Command:
+    """A command that runs one benchmark module (after the downloads it needs), merges its results
+    and rewrites the report."""
     @click.pass_obj
     def command(s: BenchSettings) -> None:
+        started = time.monotonic()
+        if fetch_first:
+            save(s.results, "prefetch", prefetch.run(s))
         save(s.results, name, module.run(s))
+        save(s.results, "durations", load(s.results).get("durations", {}) | {name: round(time.monotonic() - started)})
         say(f"{name}: wrote {s.results}")
         report.write(s.results)
     return main.command(name, help=module.__doc__.splitlines()[0])(command)
 
 
-build_cmd = section("build", build)
-sizes_cmd = section("sizes", sizes)
-allocator_cmd = section("allocator", allocator)
+prefetch_cmd = section("prefetch", prefetch, fetch_first=False)
+build_cmd = section("build", build, fetch_first=True)
+sizes_cmd = section("sizes", sizes, fetch_first=False)
+allocator_cmd = section("allocator", allocator, fetch_first=True)
 
 
 @main.command("report")

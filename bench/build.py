@@ -1,12 +1,12 @@
 """Build time: cold and warm per bundle and arch, one tool bumped, arm64 ÷ amd64, where the time goes.
 
-Each arch gets its own empty cache seeded with the downloads only, so neither arch profits from
-the other's Go or cargo caches and no download time is counted.
+Every cold build runs `staticbuild package` in its own empty cache that holds only the
+downloads (prefetch.py): no download is timed and no bundle profits from another's builds or
+Go and cargo caches. Builds of one bundle run one after another, each with `-j` = cores.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from staticbuild import bundle
@@ -15,14 +15,21 @@ from staticbuild.catalog import Catalog
 from staticbuild.engine import Engine, Settings
 from staticbuild.lock import Lock
 
-from .common import REPO, BenchSettings, fresh_cache, remove_tree, save, say, staticbuild, summary, timed
+from .common import BenchSettings, fresh_cache, remove_tree, save, say, staticbuild, summary, timed
+from .prefetch import LOCK, PREVIOUS, bump_locks
 
-LOCK = REPO / "staticbuild.lock"
+FULL = bundle.find_bundle("podman", "full")
+COMPILE_CACHES = ("shared/go-build", "shared/cargo-target")  # GBs; a warm package needs only builds/
+SHARES_COMPILE_CACHES = ("aardvark-dns",)  # rebuilt with the previous releases: its crates are in yesterday's cargo dir
 
 
 def package_args(spec: bundle.BundleSpec, arch: Arch, out: Path, *extra: str) -> list[str]:
     variant = ["--variant", spec.variant] if spec.variant else []
     return ["package", spec.tool, *variant, "--arch", arch.name, "--out", str(out), *extra]
+
+
+def bundle_cache(s: BenchSettings, spec: bundle.BundleSpec, arch: Arch) -> Path:
+    return s.work / "caches" / f"{spec.name}-{arch.name}"
 
 
 def run(s: BenchSettings) -> dict:
@@ -34,73 +41,55 @@ def run(s: BenchSettings) -> dict:
 
 
 def measure_arch(s: BenchSettings, arch: Arch) -> dict:
-    cache = fresh_cache(s.seed, s.work / f"cache-{arch.name}")
     log = s.work / f"build-{arch.name}.log"
     log.unlink(missing_ok=True)
-    sequence = {}
-    for spec in bundle.BUNDLES:  # podman-full first: the others then mostly reuse its builds
-        say(f"cold {spec.name} {arch}")
-        sequence[spec.name] = round(timed(staticbuild(cache, *package_args(spec, arch, s.work / "dist")), log), 1)
-    components = component_times(cache, arch)
-    warm = {}
+    cold, warm, components = {}, {}, {}
     for spec in bundle.BUNDLES:
+        cache = fresh_cache(s.seed, bundle_cache(s, spec, arch))
+        say(f"cold {spec.name} {arch}")
+        cold[spec.name] = round(timed(staticbuild(cache, *package_args(spec, arch, s.work / "dist")), log), 1)
+        components[spec.name] = component_times(cache, spec, arch)
         say(f"warm {spec.name} {arch} ×{s.runs}")
         warm[spec.name] = summary([timed(staticbuild(cache, *package_args(spec, arch, s.work / "warm", "--no-build")),
                                          log) for _ in range(s.runs)])
-    cold = {spec.name: round(sum(components[c]["seconds"] for c in closure(cache, spec, arch))
-                             + warm[spec.name]["median"], 1) for spec in bundle.BUNDLES}
-    return {"cold_sequence": sequence, "cold": cold, "warm": warm, "components": components,
-            "closures": {spec.name: closure(cache, spec, arch) for spec in bundle.BUNDLES},
-            "bumped": bumped(s, cache, arch, log)}
+        if spec is not FULL:
+            for part in COMPILE_CACHES:
+                remove_tree(cache / part)
+    return {"cold": cold, "warm": warm, "components": components,
+            "bumped": bumped(s, bundle_cache(s, FULL, arch), arch, log)}
 
 
-def engine(cache: Path) -> Engine:
-    catalog = Catalog.load()
-    return Engine(Settings(cache=cache, lock=LOCK), catalog, Lock.load(LOCK))
+def engine(cache: Path, lock: Path = LOCK) -> Engine:
+    return Engine(Settings(cache=cache, lock=lock), Catalog.load(), Lock.load(lock))
 
 
-def closure(cache: Path, spec: bundle.BundleSpec, arch: Arch) -> list[str]:
-    """Every component a bundle needs built, the toolchain included."""
-    eng = engine(cache)
-    return sorted(t.recipe.name for t in eng.plan(bundle.components(spec, eng.catalog), [arch]))
-
-
-def component_times(cache: Path, arch: Arch) -> dict:
-    """Each component's build time and its steps, from the manifests the engine wrote."""
-    eng = engine(cache)
-    names = sorted({n for spec in bundle.BUNDLES for n in bundle.components(spec, eng.catalog)})
-    results = eng.cached(names, [arch])
-    return {t.recipe.name: {"seconds": r.manifest["seconds"],
+def component_times(cache: Path, spec: bundle.BundleSpec, arch: Arch, lock: Path = LOCK) -> dict:
+    """Build time and step times of every component in the bundle's closure, from the engine's manifests."""
+    eng = engine(cache, lock)
+    results = eng.cached(bundle.components(spec, eng.catalog), [arch])
+    return {t.recipe.name: {"seconds": r.manifest["seconds"], "version": r.manifest["version"],
                             "steps": {step["step"]: step["seconds"] for step in r.manifest["steps"]}}
             for t, r in results.items()}
 
 
 def bumped(s: BenchSettings, cache: Path, arch: Arch, log: Path) -> dict:
-    """A new upstream release of one tool: its build is gone, everything else stays cached.
+    """New upstream releases of podman and then netavark, in the cache of a cold podman-full build.
 
-    Go's build cache is keyed by file contents, so a rebuilt podman at the same source only links;
-    a real version bump recompiles podman's own packages, so both ends are measured: Go's build
-    cache kept (lower bound) and emptied (upper bound). netavark (Rust) recompiles its own crate
-    either way, its dependencies stay in the shared cargo target dir.
+    First the cache is brought to what yesterday's pipeline would have left: podman and
+    netavark built at their previous releases, Go's build cache and the cargo target dir
+    holding only what those builds (and the unchanged components) compiled. Then each
+    tool's pinned release arrives, one at a time, and podman-full is packaged again: only
+    the bumped tool is rebuilt, recompiling the packages or crates that changed.
     """
-    full = bundle.find_bundle("podman", "full")
-    out = s.work / "warm"
-    builds = cache / "builds" / arch.name
-
-    def rebuild(*drop: Path) -> float:
-        for path in drop:
-            remove_tree(path)
-        return timed(staticbuild(cache, *package_args(full, arch, out)), log)
-
-    say(f"bumped podman / netavark {arch}")
-    return {
-        "podman (Go build cache kept)": summary([rebuild(builds / "podman") for _ in range(s.runs)]),
-        "netavark (Rust)": summary([rebuild(builds / "netavark") for _ in range(s.runs)]),
-        "podman (Go build cache empty)": summary([rebuild(builds / "podman", cache / "shared" / "go-build")]),
-    }
-
-
-def clean(s: BenchSettings) -> None:
-    for arch in Arch:
-        remove_tree(s.work / f"cache-{arch.name}")
-    shutil.rmtree(s.work / "warm", ignore_errors=True)
+    say(f"bumps {arch}")
+    for name in (*PREVIOUS, *SHARES_COMPILE_CACHES):
+        remove_tree(cache / "builds" / arch.name / name)
+    for part in COMPILE_CACHES:
+        remove_tree(cache / part)
+    results = {}
+    for step, lock in bump_locks(s).items():
+        seconds = timed(staticbuild(cache, "--lock", lock, *package_args(FULL, arch, s.work / "bumped")), log)
+        times = component_times(cache, FULL, arch, lock)
+        rebuilt = (*PREVIOUS, *SHARES_COMPILE_CACHES) if step == "previous" else (step,)
+        results[step] = {"seconds": round(seconds, 1), "rebuilt": {n: times[n] for n in rebuilt}}
+    return results

@@ -21,10 +21,15 @@ RESULTS = REPO / "bench" / "results"
 
 @dataclass(frozen=True)
 class BenchSettings:
-    seed: Path  # a staticbuild cache holding the downloads (sources, Go modules); never written to
-    work: Path  # scratch space: fresh caches, bundles, variant builds
+    downloads_from: Path | None  # a staticbuild cache whose downloads are reused (never written to)
+    work: Path  # scratch space: the seed, fresh caches, bundles, variant builds
     runs: int  # repetitions of every cheap measurement (cold builds run once)
     results: Path  # the dated JSON file this run writes into
+
+    @property
+    def seed(self) -> Path:
+        """Every download the benchmarks need (prefetch.py); fresh caches start as links to it."""
+        return self.work / "seed"
 
 
 def today_results() -> Path:
@@ -99,14 +104,26 @@ def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+DOWNLOADS = ("sources", "shared/go-mod")  # what a staticbuild cache has downloaded, as opposed to built
+
+
+def link_downloads(src_cache: Path, dst_cache: Path) -> None:
+    """Hard-link src's downloads into dst, keeping what dst has (files are never modified in place)."""
+    for part in DOWNLOADS:
+        src = src_cache / part
+        for folder, dirs, files in os.walk(src):
+            target = dst_cache / part / Path(folder).relative_to(src)
+            target.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                if not (target / name).exists():
+                    os.link(Path(folder) / name, target / name)
+
+
 def fresh_cache(seed: Path, cache: Path) -> Path:
-    """An empty build cache that already has the downloads (hard links), so a cold build measures building."""
+    """An empty build cache that already has the downloads, so a cold build measures building."""
     remove_tree(cache)
-    (cache / "shared").mkdir(parents=True)
-    if (seed / "sources").is_dir():
-        subprocess.run(["cp", "-al", seed / "sources", cache / "sources"], check=True)
-    if (seed / "shared" / "go-mod").is_dir():
-        subprocess.run(["cp", "-al", seed / "shared" / "go-mod", cache / "shared" / "go-mod"], check=True)
+    cache.mkdir(parents=True)
+    link_downloads(seed, cache)
     return cache
 
 

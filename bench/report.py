@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
+from staticbuild.catalog import Catalog  # noqa: E402
+
 from .common import REPO, load  # noqa: E402
 
 DOC = REPO / "docs" / "BENCHMARKS.md"
@@ -17,6 +19,7 @@ README = REPO / "README.md"
 BUILD_PNG, ALLOC_PNG = "bench-build.png", "bench-allocator.png"
 HEADLINE = re.compile(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", re.S)
 ARCHES = ("amd64", "arm64")
+CATALOG = Catalog.load()
 
 
 def duration(seconds: float) -> str:
@@ -69,8 +72,27 @@ Machine: {m['cpus']} × {m['cpu']}, {m['memory_gib']} GiB, Linux {m['kernel']}; 
 Every figure says how it was measured: a median with its spread (min–max) over the stated
 number of runs, or a single run where a repetition would cost another cold build. Wall
 times are end to end, measured by the harness around the same `staticbuild` commands a
-user runs. Rerun all of it with `make bench` on a machine whose staticbuild cache holds the
-downloads (about 1 h 15 min on 2 cores); sections alone with `python -m bench build|sizes|allocator|report`."""
+user runs. Rerun all of it with `make bench` (run time: see below; it needs root, for FUSE
+mounts and containers). Everything it builds is downloaded first, outside any timing
+(`python -m bench prefetch`, reusing the downloads of `~/.cache/staticbuild` where it has
+them{prefetch_note(r)}); sections run alone with `python -m bench build|sizes|allocator`, and
+`python -m bench report` redraws this page from the latest results. {durations(r)}"""
+
+
+def durations(r: dict) -> str:
+    d = r.get("durations", {})
+    parts = [f"{name} {duration(seconds)}" for name, seconds in d.items()]
+    return f"This run took {', '.join(parts)} (total {duration(sum(d.values()))}) on the machine above." if d else ""
+
+
+def prefetch_note(r: dict) -> str:
+    p = r.get("prefetch")
+    return f"; {duration(p['seconds'])} in this run" if p else ""
+
+
+def builder_kind(component: str) -> str:
+    kind = CATALOG.get(component).builder.kind
+    return {"musl": "toolchain", "sysroot": "toolchain"}.get(kind, kind)
 
 
 def build_section(b: dict) -> str:
@@ -78,67 +100,92 @@ def build_section(b: dict) -> str:
     rows = [[n, duration(b["amd64"]["cold"][n]), duration(b["arm64"]["cold"][n]),
              f"×{b['arm64']['cold'][n] / b['amd64']['cold'][n]:.2f}",
              spread(b["amd64"]["warm"][n]), spread(b["arm64"]["warm"][n])] for n in names]
-    seq = [[n, duration(b["amd64"]["cold_sequence"][n]), duration(b["arm64"]["cold_sequence"][n])] for n in names]
-    bumps = [[k, spread(b["amd64"]["bumped"][k]), spread(b["arm64"]["bumped"][k])] for k in b["amd64"]["bumped"]]
-    full = b["amd64"]["closures"]["podman-full"]
-    comp = sorted(full, key=lambda c: -b["amd64"]["components"][c]["seconds"])
-    total = {a: sum(b[a]["components"][c]["seconds"] for c in full) for a in ARCHES}
-    share = [[c, duration(b["amd64"]["components"][c]["seconds"]),
-              f"{100 * b['amd64']['components'][c]['seconds'] / total['amd64']:.1f} %",
-              duration(b["arm64"]["components"][c]["seconds"]),
-              f"×{b['arm64']['components'][c]['seconds'] / max(b['amd64']['components'][c]['seconds'], 0.01):.2f}"]
-             for c in comp]
-    share.append(["**all**", f"**{duration(total['amd64'])}**", "100 %", f"**{duration(total['arm64'])}**",
+    full = {a: b[a]["components"]["podman-full"] for a in ARCHES}
+    total = {a: sum(c["seconds"] for c in full[a].values()) for a in ARCHES}
+    comp = sorted(full["amd64"], key=lambda c: -full["amd64"][c]["seconds"])
+    share = [[c, duration(full["amd64"][c]["seconds"]), f"{100 * full['amd64'][c]['seconds'] / total['amd64']:.1f} %",
+              duration(full["arm64"][c]["seconds"]),
+              f"×{full['arm64'][c]['seconds'] / max(full['amd64'][c]['seconds'], 0.01):.2f}"] for c in comp]
+    share.append(["**all components**", f"**{duration(total['amd64'])}**", "100 %", f"**{duration(total['arm64'])}**",
                   f"**×{total['arm64'] / total['amd64']:.2f}**"])
+    overhead = {a: b[a]["cold"]["podman-full"] - total[a] for a in ARCHES}
+    share.append(["packaging, engine", duration(overhead["amd64"]), "", duration(overhead["arm64"]), ""])
+    kinds: dict[str, dict[str, float]] = {}
+    for a in ARCHES:
+        for c, t in full[a].items():
+            kinds.setdefault(builder_kind(c), {}).setdefault(a, 0.0)
+            kinds[builder_kind(c)][a] += t["seconds"]
+    cross = [[k, duration(v["amd64"]), duration(v["arm64"]), f"×{v['arm64'] / v['amd64']:.2f}"]
+             for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]["amd64"])]
     return f"""## Build time
 
-Each arch is built in its own empty cache that holds only the downloads (sources, Go modules,
-crates), so no download time is counted and neither arch profits from the other's Go or
-cargo caches. `-j2` on 2 cores; builds of different components run one after another.
-
-**Cold, per bundle**: the builds of every component in the bundle's closure (toolchain
-included, each component's time from the engine's build manifest, one run) plus packaging
-(the warm median). **Warm**: `staticbuild package … --no-build` with everything cached: what
-remains is archiving (zstd -19) and the SBOM.
+Each bundle is built cold with `staticbuild package` in **its own empty cache** that holds only
+the downloads (sources, Go modules, crates: fetched before any clock runs), so no download
+time is counted and no bundle or arch profits from another's builds or Go and cargo caches.
+`-j2` on 2 cores; the components of a bundle build one after another. One run each (a
+repetition costs another cold build). **Warm**: the same command again with everything
+cached (`--no-build`): what remains is archiving (zstd -19), the SBOM and checksums.
 
 {table(["bundle", "cold amd64", "cold arm64", "arm64 ÷ amd64", "warm amd64", "warm arm64"], rows)}
 
-The same cold runs as the harness timed them, one after another in the same cache
-(podman-full first from an empty cache, the others reusing its builds):
+**What cross-compiling costs.** arm64 is built on the same amd64 host with no emulation:
+cross gcc for C, `GOARCH=arm64` for Go, `--target aarch64-unknown-linux-musl` for Rust. The
+same podman-full closure, by build system (sum of component build times):
 
-{table(["bundle", "amd64", "arm64"], seq)}
+{table(["built with", "amd64", "arm64", "arm64 ÷ amd64"], cross)}
 
-**One tool bumped**: a new upstream release of one tool, everything else cached. Go's build
-cache is keyed by file contents, so rebuilding podman at the same source only relinks: the
-lower bound. Emptying Go's build cache gives the upper bound (every Go package compiled
-again, the standard library included). A real podman bump lies between, nearer the lower
-bound (its dependencies rarely all change). netavark recompiles its own crate; its
-dependencies stay in the shared cargo target dir. Each includes repackaging podman-full.
+{bumps_section(b)}
 
-{table(["rebuilt", "amd64", "arm64"], bumps)}
-
-**Where a cold podman-full build goes** (component build times, one run each):
+**Where a cold podman-full build goes** (component build times from the engine's manifests,
+same runs as above):
 
 {table(["component", "amd64", "share", "arm64", "arm64 ÷ amd64"], share)}
 
 ![cold podman-full build per component and arch]({BUILD_PNG})"""
 
 
+def bumps_section(b: dict) -> str:
+    def versions(tool: str) -> str:
+        return (f"{tool} {b['amd64']['bumped']['previous']['rebuilt'][tool]['version']} → "
+                f"{b['amd64']['bumped'][tool]['rebuilt'][tool]['version']}")
+
+    def rebuilt(step: str, arch: str) -> str:
+        return ", ".join(f"{n} {duration(t['seconds'])}" for n, t in b[arch]["bumped"][step]["rebuilt"].items())
+
+    steps = list(b["amd64"]["bumped"])
+    rows = [["yesterday's cache: " + ", ".join(f"{n} {t['version']}" for n, t in
+                                                b["amd64"]["bumped"]["previous"]["rebuilt"].items())
+             + " built with empty Go and cargo caches"
+             if step == "previous" else versions(step),
+             duration(b["amd64"]["bumped"][step]["seconds"]), rebuilt(step, "amd64"),
+             duration(b["arm64"]["bumped"][step]["seconds"]), rebuilt(step, "arm64")] for step in steps]
+    return f"""**One tool bumped.** What the daily pipeline spends when upstream releases a new version
+of one tool. In the cache of the cold podman-full build, podman and netavark (and aardvark-dns,
+whose crates share the cargo target dir) are first rebuilt at their previous releases with
+Go's build cache and the cargo target dir emptied, so the cache holds exactly what yesterday's
+run would have left. Then the pinned releases arrive one at a time and podman-full is packaged
+again; only the bumped tool is rebuilt, recompiling the Go packages or crates that changed
+between the two releases. Times are the whole `staticbuild package` run (repackaging
+included), with the rebuilt component's own build time beside it. One run each.
+
+{table(["step", "amd64", "rebuilt (amd64)", "arm64", "rebuilt (arm64)"], rows)}"""
+
+
 def plot_build(b: dict, path: Path) -> None:
-    full = b["amd64"]["closures"]["podman-full"]
-    comp = sorted(full, key=lambda c: -b["amd64"]["components"][c]["seconds"])
+    full = {a: b[a]["components"]["podman-full"] for a in ARCHES}
+    comp = sorted(full["amd64"], key=lambda c: -full["amd64"][c]["seconds"])
     top, rest = comp[:8], comp[8:]
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for arch_index, arch in enumerate(ARCHES):
         left = 0.0
-        values = [b[arch]["components"][c]["seconds"] for c in top]
-        values.append(sum(b[arch]["components"][c]["seconds"] for c in rest))
+        values = [full[arch][c]["seconds"] for c in top]
+        values.append(sum(full[arch][c]["seconds"] for c in rest))
         for i, (name, value) in enumerate(zip([*top, "others"], values)):
             ax.barh(arch, value, left=left, color=plt.cm.tab10(i % 10), label=name if arch_index == 0 else None)
             left += value
         ax.text(left + 10, arch_index, duration(left), va="center")
     ax.set_xlabel("seconds (cold build of every component in podman-full, 2 cores)")
-    ax.set_xlim(0, max(sum(b[a]["components"][c]["seconds"] for c in full) for a in ARCHES) * 1.18)
+    ax.set_xlim(0, max(sum(c["seconds"] for c in full[a].values()) for a in ARCHES) * 1.18)
     ax.legend(ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
     ax.set_title("Where a cold podman-full build goes")
     fig.tight_layout()
@@ -174,83 +221,136 @@ def ratio(a: float, b: float) -> str:
     return f"×{a / b:.2f}"
 
 
+VARIANTS = ("mimalloc", "musl", "glibc")
+MIB = lambda kib: f"{kib / 1024:.1f} MiB"  # noqa: E731
+# Per workload: (results path, label, [(measure, column, format, higher is better)]); the first measure is throughput.
+WORKLOADS = [
+    (("aardvark-dns",), "aardvark-dns", [
+        ("qps", "queries/s", lambda x: f"{x:,.0f}", True),
+        ("latency_ms", "mean latency", lambda x: f"{x:.2f} ms", False),
+        ("user_us_per_query", "user CPU per query", lambda x: f"{x:.1f} µs", False),
+        ("system_us_per_query", "system CPU per query", lambda x: f"{x:.1f} µs", False),
+        ("peak_rss_kib", "peak RSS", MIB, False)]),
+    (("crun",), "crun", [
+        ("starts_per_second", "containers/s", lambda x: f"{x:.1f}", True),
+        ("user_ms_per_start", "user CPU per start", lambda x: f"{x:.2f} ms", False),
+        ("system_ms_per_start", "system CPU per start", lambda x: f"{x:.2f} ms", False),
+        ("peak_rss_kib", "peak RSS", MIB, False)]),
+    *((("fuse-overlayfs", mode), f"fuse-overlayfs ({mode})", [
+        ("files_per_second", "files/s", lambda x: f"{x:,.0f}", True),
+        ("user_seconds", "server user CPU", lambda x: f"{x:.2f} s", False),
+        ("system_seconds", "server system CPU", lambda x: f"{x:.2f} s", False),
+        ("peak_rss_kib", "peak RSS", MIB, False)]) for mode in ("default", "threaded")),
+]
+
+
+def workload_data(a: dict, path: tuple[str, ...]) -> dict:
+    for key in path:
+        a = a[key]
+    return a
+
+
+def workload_table(a: dict, path: tuple[str, ...], measures: list) -> str:
+    data = workload_data(a, path)
+    rows = [[v, *(spread(data[v][m], fmt) for m, _, fmt, _ in measures)] for v in VARIANTS]
+    return table(["build", *(column for _, column, _, _ in measures)], rows)
+
+
+def ratio_rows(a: dict) -> list[list[str]]:
+    """mimalloc against each other allocator, per workload: throughput, user CPU per unit of work, peak RSS."""
+    rows = []
+    for path, label, measures in WORKLOADS:
+        data = workload_data(a, path)
+        med = {v: {m: data[v][m]["median"] for m, *_ in measures} for v in VARIANTS}
+        throughput, user = measures[0][0], next(m for m, *_ in measures if m.startswith("user"))
+        rows.append([label,
+                     *(ratio(med["mimalloc"][throughput], med[o][throughput]) for o in ("musl", "glibc")),
+                     *(ratio(med["mimalloc"][user], med[o][user]) for o in ("musl", "glibc")),
+                     *(ratio(med["mimalloc"]["peak_rss_kib"], med[o]["peak_rss_kib"]) for o in ("musl", "glibc"))])
+    return rows
+
+
 def allocator_section(a: dict) -> str:
-    dns = a["aardvark-dns"]
-    setup = a["setup"]
-    dns_rows = [[v, spread(d["qps"], lambda x: f"{x:,.0f}"), spread(d["latency_ms"], lambda x: f"{x:.2f} ms"),
-                 spread(d["peak_rss_kib"], lambda x: f"{x / 1024:.1f} MiB")] for v, d in dns.items()]
-    fs_rows = []
-    for mode, variants in a["fuse-overlayfs"].items():
-        for v, d in variants.items():
-            fs_rows.append([mode, v, spread(d["seconds"]), f"{d['files_per_second']:,}",
-                            spread(d["peak_rss_kib"], lambda x: f"{x / 1024:.1f} MiB")])
-    q = {v: d["qps"]["median"] for v, d in dns.items()}
-    ratios = [["aardvark-dns queries/s", ratio(q["mimalloc"], q["musl"]), ratio(q["mimalloc"], q["glibc"])],
-              ["aardvark-dns peak RSS", ratio(dns["mimalloc"]["peak_rss_kib"]["median"], dns["musl"]["peak_rss_kib"]["median"]),
-               ratio(dns["mimalloc"]["peak_rss_kib"]["median"], dns["glibc"]["peak_rss_kib"]["median"])]]
-    for mode, variants in a["fuse-overlayfs"].items():
-        t = {v: d["seconds"]["median"] for v, d in variants.items()}
-        m = {v: d["peak_rss_kib"]["median"] for v, d in variants.items()}
-        ratios.append([f"fuse-overlayfs ({mode}) throughput", ratio(t["musl"], t["mimalloc"]), ratio(t["glibc"], t["mimalloc"])])
-        ratios.append([f"fuse-overlayfs ({mode}) peak RSS", ratio(m["mimalloc"], m["musl"]), ratio(m["mimalloc"], m["glibc"])])
-    sizes = [[n, *(f"{a['sizes'][v][n]:,} B" for v in ("mimalloc", "musl", "glibc"))] for n in a["sizes"]["mimalloc"]]
+    setup, runs = a["setup"], a["aardvark-dns"]["mimalloc"]["qps"]["runs"]
+    tables = {label: workload_table(a, path, measures) for path, label, measures in WORKLOADS}
+    sizes = [[n, *(f"{a['sizes'][v][n]:,} B" for v in VARIANTS)] for n in a["sizes"]["mimalloc"]]
     return f"""## Allocator: what mimalloc buys at run time
 
 The same pinned, patched source built three ways: **mimalloc** (what ships: static, musl,
 mimalloc inside libc.a), **musl** (the same static build with musl's own malloc:
 `staticbuild build --allocator musl`), **glibc** (dynamic, glibc's malloc, built from the
-same source with the same compilers: Debian's rustc for aardvark-dns, gcc -O2 and a libfuse
-built from the same pinned source for fuse-overlayfs). amd64 only.
+same pinned sources with the recipes' own options and the same compilers: Debian's rustc for
+aardvark-dns, gcc -O2 for the C programs and the libfuse, libseccomp and libcap they link).
+amd64. Each repetition runs the three builds in turn (so drift on the machine hits them
+alike); every figure is the median of {runs} repetitions with the spread (min–max). CPU
+time is the program's own, from the kernel's accounting: user and system apart, since an
+allocator can only change the user part. Peak RSS is the program's high-water mark (VmHWM,
+or ru_maxrss for crun).
 
-**aardvark-dns**: one server with {setup['dns']['containers']} containers on one network,
-queried by dnsperf ({setup['dns']['clients']} clients on {setup['dns']['threads']} threads,
-A and AAAA for names, aliases and FQDNs, {setup['dns']['seconds']} s per run, a fresh server
-per run). Peak RSS is the server's VmHWM at the end of the run.
+**aardvark-dns** (Rust; its allocations go through Rust's System allocator, which is libc's
+malloc): one server with {setup['dns']['containers']} containers on one network, queried by dnsperf
+({setup['dns']['clients']} clients on {setup['dns']['threads']} threads, A and AAAA for names,
+aliases and FQDNs, {setup['dns']['seconds']} s per run, a fresh server per run). dnsperf shares the
+2 cores with the server.
 
-{table(["build", "queries/s", "mean latency", "peak RSS"], dns_rows)}
+{tables["aardvark-dns"]}
 
-**fuse-overlayfs**: a mount over a lower folder of {setup['fs']['lower']} files;
-{setup['fs']['threads']} client threads each create {setup['fs']['dirs']} × {setup['fs']['files']} 1 KiB
-files, list, stat and read them, append to a share of the lower files (copy-up), list the
-large lower folder five times and delete their tree. "default" is how podman runs it (one
-FUSE thread); "threaded" adds `-o threaded=1`. Files/s counts created files over the whole
-workload's time; a fresh mount per run.
+**crun**: `crun run` of a busybox container running `/bin/true`, {setup['crun']['starts']} starts in
+a row per repetition (after one warm-up), with containers/common's default seccomp profile as
+podman applies it to a root container with the default capabilities (libseccomp compiles it
+into a BPF filter on every start) and crun's default namespaces. Each start includes crun's
+re-execution from a sealed memfd copy of itself (its CVE-2019-5736 guard) and the cgroup v1
+setup of these machines.
 
-{table(["FUSE threads", "build", "workload time", "files/s", "peak RSS"], fs_rows)}
+{tables["crun"]}
 
-Ratios (above 1: mimalloc is faster, or uses more memory):
+**fuse-overlayfs**: a mount over a lower folder of {setup['fs']['lower']} files, all on a tmpfs so
+the disk does not hide the server's own work; {setup['fs']['threads']} client threads each create
+{setup['fs']['dirs']} × {setup['fs']['files']} 1 KiB files, list, stat and read them, append to a share
+of the lower files (copy-up), list the large lower folder five times and delete their tree.
+"default" is how podman runs it (one FUSE thread); "threaded" adds `-o threaded=1`. A fresh
+mount per repetition.
 
-{table(["measure", "mimalloc ÷ musl malloc", "mimalloc ÷ glibc"], ratios)}
+{tables["fuse-overlayfs (default)"]}
 
-Binary sizes of the three builds (the glibc ones are dynamic, so they leave libc out):
+{tables["fuse-overlayfs (threaded)"]}
 
-{table(["binary", "mimalloc", "musl", "glibc (dynamic)"], sizes)}
+**Ratios** of the medians (throughput above 1: mimalloc is faster; CPU and memory above 1:
+mimalloc uses more):
+
+{table(["workload", "throughput ÷ musl", "÷ glibc", "user CPU ÷ musl", "÷ glibc", "peak RSS ÷ musl", "÷ glibc"],
+       ratio_rows(a))}
+
+Binary sizes of the three builds (the glibc ones are dynamic, so they leave libc and, for the C
+programs, the libraries out):
+
+{table(["binary", *VARIANTS], sizes)}
 
 ![allocator comparison]({ALLOC_PNG})
 
 **Where the allocator does not matter.** podman, buildah and skopeo are Go: Go's runtime
 allocates its heap with mmap and manages it itself; malloc is only reached through cgo
-(storage's rootless re-exec, libseccomp filters, getpwnam), a few calls per run. crun and
-conmon are short-lived or mostly asleep (conmon copies a container's output through a fixed
-buffer); catatonit only reaps children; pasta allocates its tables statically at start-up.
-mimalloc is linked into all of them anyway: one toolchain, one allocator, no surprises when
-a path does allocate."""
+(storage's rootless re-exec, libseccomp filters, getpwnam), a few calls per run. conmon copies
+a container's output through a fixed buffer; catatonit only reaps children; pasta allocates its
+tables statically at start-up. mimalloc is linked into all of them anyway: one toolchain, one
+allocator, no surprises when a path does allocate."""
 
 
 def plot_allocator(a: dict, path: Path) -> None:
-    variants = ("mimalloc", "musl", "glibc")
     colors = ("tab:green", "tab:orange", "tab:blue")
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-    dns = a["aardvark-dns"]
-    axes[0].bar(variants, [dns[v]["qps"]["median"] for v in variants], color=colors,
-                yerr=[[dns[v]["qps"]["median"] - dns[v]["qps"]["min"] for v in variants],
-                      [dns[v]["qps"]["max"] - dns[v]["qps"]["median"] for v in variants]])
-    axes[0].set_title("aardvark-dns: queries/s", fontsize=10)
-    for ax, mode in zip(axes[1:], a["fuse-overlayfs"]):
-        fs = a["fuse-overlayfs"][mode]
-        ax.bar(variants, [fs[v]["files_per_second"] for v in variants], color=colors)
-        ax.set_title(f"fuse-overlayfs ({mode}): files/s", fontsize=10)
-    fig.suptitle("Same source, three allocators (median; higher is better)", fontsize=11)
+    fig, axes = plt.subplots(2, len(WORKLOADS), figsize=(12, 5.2))
+    for col, (wpath, label, measures) in enumerate(WORKLOADS):
+        data = workload_data(a, wpath)
+        for row, (measure, column) in enumerate(((measures[0][0], measures[0][1]), ("peak_rss_kib", "peak RSS, MiB"))):
+            scale = 1 / 1024 if measure == "peak_rss_kib" else 1
+            med = [data[v][measure]["median"] * scale for v in VARIANTS]
+            err = [[m - data[v][measure]["min"] * scale for m, v in zip(med, VARIANTS)],
+                   [data[v][measure]["max"] * scale - m for m, v in zip(med, VARIANTS)]]
+            ax = axes[row][col]
+            ax.bar(VARIANTS, med, color=colors, yerr=err, capsize=3)
+            ax.set_title(f"{label}: {column}", fontsize=9)
+            ax.tick_params(labelsize=8)
+    fig.suptitle("Same source, three allocators (median, min–max; top: throughput, higher is better)", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
@@ -266,11 +366,11 @@ def headline(r: dict, results_file: Path) -> str:
         lines.append(f"- **Cold build of podman-full**: {duration(cold['amd64'])} for amd64, {duration(cold['arm64'])} "
                      f"for arm64, cross-compiled: **arm64 ÷ amd64 = ×{cold['arm64'] / cold['amd64']:.2f}**. "
                      f"Everything cached: {duration(b['amd64']['warm']['podman-full']['median'])} (packaging).")
-        bump = b["amd64"]["bumped"]
-        lines.append("- **One tool bumped** (amd64): podman "
-                     f"{duration(bump['podman (Go build cache kept)']['median'])}–"
-                     f"{duration(bump['podman (Go build cache empty)']['median'])}, netavark "
-                     f"{duration(bump['netavark (Rust)']['median'])}, repackaging included.")
+        bump = {a: b[a]["bumped"] for a in ARCHES}
+        lines.append("- **One tool bumped** (a new release, yesterday's cache, repackaging included; amd64 / arm64): "
+                     + ", ".join(f"{t} {bump['amd64'][t]['rebuilt'][t]['version']}: "
+                                 f"{duration(bump['amd64'][t]['seconds'])} / {duration(bump['arm64'][t]['seconds'])}"
+                                 for t in bump["amd64"] if t != "previous") + ".")
     if "sizes" in r:
         z = r["sizes"]["bundles"]
         lines.append("- **Bundles** (.tar.zst, amd64 / arm64): " + ", ".join(
@@ -278,10 +378,8 @@ def headline(r: dict, results_file: Path) -> str:
             for n in dict.fromkeys(k.split("/")[0] for k in z)) + ".")
     if "allocator" in r:
         a = r["allocator"]
-        q = {v: d["qps"]["median"] for v, d in a["aardvark-dns"].items()}
-        t = {v: d["seconds"]["median"] for v, d in a["fuse-overlayfs"]["threaded"].items()}
-        lines.append(f"- **mimalloc**: aardvark-dns answers {ratio(q['mimalloc'], q['musl'])} the queries/s of musl's "
-                     f"malloc and {ratio(q['mimalloc'], q['glibc'])} of glibc's; threaded fuse-overlayfs runs "
-                     f"{ratio(t['musl'], t['mimalloc'])} as fast as with musl's malloc and "
-                     f"{ratio(t['glibc'], t['mimalloc'])} glibc's.")
+        rows = {row[0]: row for row in ratio_rows(a)}
+        lines.append("- **mimalloc against musl's malloc / glibc's** (throughput, amd64): " + "; ".join(
+            f"{label} {rows[label][1]} / {rows[label][2]}" for _, label, _ in WORKLOADS)
+            + " (peak memory and where the allocator does not matter: see BENCHMARKS.md).")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from staticbuild import bundle
 from staticbuild.arch import Arch
 from staticbuild.archive import open_tar
 
-from .build import package_args
+from .build import bundle_cache, package_args
 from .common import BenchSettings, say, staticbuild, summary, timed
 
 # Each format at the setting one would ship with; zstd -19 is what `staticbuild package` writes.
@@ -27,10 +27,10 @@ def run(s: BenchSettings) -> dict:
     dist = s.work / "dist"
     bundles = {}
     for arch in Arch:
-        cache = s.work / f"cache-{arch.name}"
-        if not cache.is_dir():
-            raise SystemExit(f"{cache} is missing: run `python -m bench build` first")
         for spec in bundle.BUNDLES:
+            cache = bundle_cache(s, spec, arch)
+            if not cache.is_dir():
+                raise SystemExit(f"{cache} is missing: run `python -m bench build` first")
             timed(staticbuild(cache, *package_args(spec, arch, dist, "--no-build")))
             bundles[spec.name, arch.name] = dist / spec.filename(arch.name)
     return {"binaries": binary_sizes(bundles), "bundles": {f"{n}/{a}": compression(s, p) for (n, a), p in bundles.items()}}
