@@ -18,7 +18,7 @@ from .common import BenchSettings, latest_results, load, save, say, today_result
               envvar="STATICBUILD_CACHE", default=default_cache,
               help="A staticbuild cache whose downloads are reused if it exists (only read).")
 @click.option("--work", type=click.Path(path_type=Path), default=Path("/var/tmp/staticbuild-bench"), show_default=True,
-              help="Scratch space (about 40 GB).")
+              help="Scratch space (7.6 GB left after a full run; compile caches are dropped as it goes).")
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
               help="Repetitions of each cheap measurement (cold builds and bumps run once).")
 @click.pass_context
