@@ -53,7 +53,7 @@ reproducible: setup
 	scripts/check-reproducible
 
 ## Benchmarks, never part of the tests: cold and warm builds of every bundle for both arches, sizes,
-## compression, the allocator comparison; rewrites docs/BENCHMARKS.md (about 1 h 15 min on 2 cores).
+## compression, the allocator comparison; rewrites docs/BENCHMARKS.md (2 h 12 min on 2 cores).
 bench: setup
 	scripts/setup-bench
 	$(VENV)/bin/python -m bench
