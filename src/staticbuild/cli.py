@@ -26,7 +26,7 @@ from .verify import Report, expand, verify_file
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
-REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_LOCK = Path("staticbuild.lock")  # the checkout a command runs in (as a workflow step does)
 
 
 def default_cache() -> Path:
@@ -45,7 +45,7 @@ def parse_arches(_ctx, _param, value: str) -> list[Arch]:
 @click.option("--cache", type=click.Path(path_type=Path), envvar="STATICBUILD_CACHE", default=default_cache,
               show_default="~/.cache/staticbuild", help="Where sources, builds and logs are kept.")
 @click.option("--lock", "lock_path", type=click.Path(path_type=Path), envvar="STATICBUILD_LOCK",
-              default=REPO_ROOT / "staticbuild.lock", show_default="staticbuild.lock in the checkout",
+              default=DEFAULT_LOCK, show_default="./staticbuild.lock",
               help="The lock file with pinned versions and digests.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 2, show_default=True,
               help="Parallel jobs for each build step.")

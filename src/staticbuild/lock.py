@@ -60,7 +60,8 @@ class Lock:
         try:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise StaticbuildError(f"lock file not found: {path}") from None
+            raise StaticbuildError(f"lock file not found: {path} (run in the checkout, or pass --lock or set "
+                                   "STATICBUILD_LOCK)") from None
         except tomllib.TOMLDecodeError as exc:
             raise StaticbuildError(f"lock file {path} is not valid TOML: {exc}") from None
         pins = {}
