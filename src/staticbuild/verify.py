@@ -190,7 +190,8 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
                 with open_tar(path) as tar:
                     check_members(tar, dest)
                     tar.extractall(dest, filter="data")
-                found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))
+                # a symlink (systemd's generator links) is its target's second name, not another binary
+                found += sorted(p for p in dest.rglob("*") if p.is_file() and not p.is_symlink() and is_elf(p))
             elif path.exists():
                 found.append(path)
             else:
