@@ -41,10 +41,14 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
             build_missing: bool = True, console: Console | None = None) -> Packaged:
     engine = Engine(settings, catalog, lock, console)
     names = bundle.components(spec, catalog)
-    planned = engine.build(names, [arch]) if build_missing else engine.cached(names, [arch])
-    results = {target.recipe.name: result for target, result in planned.items()}  # the whole closure
+    # Completions come from the amd64 build of the tool (run natively), for the arm64 bundle too.
+    wanted = [(names, arch), *([([spec.tool], Arch.amd64)] if arch is not Arch.amd64 else [])]
+    found = [engine.build(n, [a]) if build_missing else engine.cached(n, [a]) for n, a in wanted]
+    results = {target.recipe.name: result for target, result in found[0].items()}  # the whole closure
+    amd64 = {target.recipe.name: result for target, result in found[-1].items()}
     started = time.monotonic()
     files = bundle.entries(spec, arch.name, results, catalog)
+    files += bundle.generated(spec, results, amd64, lock, SourceCache(settings.cache))
     tool = results[spec.tool].manifest
     out.mkdir(parents=True, exist_ok=True)
     dest = out / spec.filename(arch.name)
