@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .errors import UnsafeArchiveError
@@ -34,20 +36,28 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
     try:
         if zipfile.is_zipfile(archive):
-            epoch = extract_zip(archive, staging)
+            try:
+                epoch = extract_zip(archive, staging)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                raise UnsafeArchiveError(f"{archive.name}: damaged or truncated zip archive ({exc})") from None
         else:
             try:
                 tar = tarfile.open(archive, "r:*")
             except tarfile.TarError as exc:
                 raise UnsafeArchiveError(f"{archive.name}: not a readable tar archive ({exc})") from None
-            with tar:
-                check_members(tar, staging)
-                tar.extractall(staging, filter="data")
-                epoch = max((m.mtime for m in tar.getmembers()), default=0)
+            try:
+                with tar:
+                    check_members(tar, staging)
+                    tar.extractall(staging, filter="data")
+                    epoch = max((m.mtime for m in tar.getmembers()), default=0)
+            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+                raise UnsafeArchiveError(f"{archive.name}: damaged or truncated archive ({exc})") from None
         tops = [p for p in staging.iterdir()]
-        root = tops[0] if len(tops) == 1 and tops[0].is_dir() else staging
+        root = tops[0] if len(tops) == 1 and tops[0].is_dir() and not tops[0].is_symlink() else staging
         chosen = root / subdir if subdir else root
-        if not chosen.is_dir():
+        if not chosen.resolve().is_relative_to(staging.resolve()):  # `..`, or a link inside pointing out
+            raise UnsafeArchiveError(f"{archive.name}: folder '{subdir}' leads outside the archive")
+        if not chosen.is_dir() or chosen.is_symlink():
             raise UnsafeArchiveError(f"{archive.name}: expected folder '{subdir}' is not in the archive")
         if dest.exists():
             shutil.rmtree(dest)
