@@ -6,13 +6,10 @@ zstd runs multithreaded, whose output does not depend on the number of worker th
 
 from __future__ import annotations
 
-import gzip
 import io
-import lzma
 import os
 import tarfile
 import tempfile
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,14 +62,6 @@ def write_tar_zst(entries: Sequence[Entry], epoch: int, dest: Path, level: int =
     compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
     with dest.open("wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
         write_tar(entries, epoch, zst)
-
-
-# What reading a damaged or truncated archive raises (gzip's and bz2's are OSErrors, a cut stream an EOFError).
-ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zstandard.ZstdError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def is_zstd(path: Path) -> bool:

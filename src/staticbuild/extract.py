@@ -12,6 +12,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+import zstandard
+
 from .errors import UnsafeArchiveError
 
 
@@ -35,23 +37,12 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
     try:
-        if zipfile.is_zipfile(archive):
-            try:
-                epoch = extract_zip(archive, staging)
-            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-                raise UnsafeArchiveError(f"{archive.name}: damaged or truncated zip archive ({exc})") from None
-        else:
-            try:
-                tar = tarfile.open(archive, "r:*")
-            except tarfile.TarError as exc:
-                raise UnsafeArchiveError(f"{archive.name}: not a readable tar archive ({exc})") from None
-            try:
-                with tar:
-                    check_members(tar, staging)
-                    tar.extractall(staging, filter="data")
-                    epoch = max((m.mtime for m in tar.getmembers()), default=0)
-            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
-                raise UnsafeArchiveError(f"{archive.name}: damaged or truncated archive ({exc})") from None
+        try:
+            epoch = extract_zip(archive, staging) if zipfile.is_zipfile(archive) else extract_tar(archive, staging)
+        except UnsafeArchiveError:
+            raise
+        except UNREADABLE as exc:  # damaged, truncated, a name too long, a link to a member that is not there
+            raise UnsafeArchiveError(f"{archive.name}: not a readable archive ({one_line(exc)})") from None
         tops = [p for p in staging.iterdir()]
         root = tops[0] if len(tops) == 1 and tops[0].is_dir() and not tops[0].is_symlink() else staging
         chosen = root / subdir if subdir else root
@@ -65,6 +56,22 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
         return int(epoch)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# What reading or writing a damaged or hostile archive raises besides our own refusals.
+UNREADABLE = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError,
+              KeyError, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def extract_tar(archive: Path, dest: Path) -> int:
+    with tarfile.open(archive, "r:*") as tar:
+        check_members(tar, dest)
+        tar.extractall(dest, filter="data")
+        return max((m.mtime for m in tar.getmembers()), default=0)
 
 
 def extract_zip(archive: Path, dest: Path) -> int:

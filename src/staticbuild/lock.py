@@ -29,7 +29,7 @@ HEADER = """\
 
 """
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # used with fullmatch
 SCHEMES = ("https", "http", "file", "debian", "crate", "gomod")
 MAX_EPOCH = 2**32 - 1  # SOURCE_DATE_EPOCH becomes tar mtimes and build dates: a plain Unix time
 
@@ -42,11 +42,12 @@ RULES = {
     "subdir": "a relative folder path without '..' (letters, digits and . _ @ + ~ - /)",
     "sources": "a list of source locations (url, sha256, optional subdir)",
 }
-Version = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$")]
+# \Z, not $: a pattern is searched, and $ would accept a trailing newline.
+Version = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}\Z")]
 Epoch = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH)]
-Url = Annotated[str, msgspec.Meta(pattern=rf"^({'|'.join(SCHEMES)}):[!-~]{{1,2000}}$")]
-Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
-Subdir = Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9._@+~-]+(/[A-Za-z0-9._@+~-]+)*$")]
+Url = Annotated[str, msgspec.Meta(pattern=rf"^({'|'.join(SCHEMES)}):[!-~]{{1,2000}}\Z")]
+Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Subdir = Annotated[str, msgspec.Meta(pattern=r"^\Z|^[A-Za-z0-9._@+~-]+(/[A-Za-z0-9._@+~-]+)*\Z")]
 
 
 class SourceEntry(msgspec.Struct, forbid_unknown_fields=True):
@@ -143,8 +144,8 @@ class Lock:
 
 def parse_entry(path: Path, name: str, raw: object) -> Pin:
     """One component's entry, checked field by field; an error names file, component and field."""
-    where = f"lock file {path}: [{name}]"
-    if not NAME.match(name):
+    where = f"lock file {path}: [{name if NAME.fullmatch(name) else ascii(name)}]"  # an odd name stays one line
+    if not NAME.fullmatch(name):
         raise StaticbuildError(f"{where}: a component name is lowercase letters, digits and . _ - (at most 64)")
     try:
         entry = msgspec.convert(raw, Entry, strict=True)

@@ -17,10 +17,10 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
 from .arch import Arch
-from .archive import ARCHIVE_ERRORS, describe, is_archive, open_tar
+from .archive import is_archive, open_tar
 from .catalog import Catalog
 from .errors import StaticbuildError
-from .extract import check_members
+from .extract import UNREADABLE, check_members, one_line
 
 # Strings mimalloc's code always carries, also in a stripped binary.
 MIMALLOC_MARKERS = (b"mimalloc: ", b"MIMALLOC_")
@@ -200,8 +200,8 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
                     with open_tar(path) as tar:
                         check_members(tar, dest)
                         tar.extractall(dest, filter="data")
-                except ARCHIVE_ERRORS as exc:
-                    raise StaticbuildError(f"{path}: damaged or truncated archive ({describe(exc)})") from None
+                except UNREADABLE as exc:
+                    raise StaticbuildError(f"{path}: not a readable archive ({one_line(exc)})") from None
                 found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))
             elif path.exists():
                 found.append(path)
