@@ -46,7 +46,8 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
         tops = [p for p in staging.iterdir()]
         root = tops[0] if len(tops) == 1 and tops[0].is_dir() and not tops[0].is_symlink() else staging
         chosen = root / subdir if subdir else root
-        if not chosen.resolve().is_relative_to(staging.resolve()):  # `..`, or a link inside pointing out
+        relative = PurePosixPath(subdir)
+        if relative.is_absolute() or ".." in relative.parts or not chosen.resolve().is_relative_to(root.resolve()):
             raise UnsafeArchiveError(f"{archive.name}: folder '{subdir}' leads outside the archive")
         if not chosen.is_dir() or chosen.is_symlink():
             raise UnsafeArchiveError(f"{archive.name}: expected folder '{subdir}' is not in the archive")
