@@ -51,12 +51,27 @@ def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
             raise UnsafeArchiveError(f"{archive.name}: folder '{subdir}' leads outside the archive")
         if not chosen.is_dir() or chosen.is_symlink():
             raise UnsafeArchiveError(f"{archive.name}: expected folder '{subdir}' is not in the archive")
+        check_links(chosen, archive.name)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(chosen, dest)
         return int(epoch)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_links(tree: Path, what: str) -> None:
+    """Links must stay inside the folder that becomes the source tree, not only inside the archive:
+    `top/sub/link -> ../../x` is inside the archive but leaves `top`, which is what is kept."""
+    root = os.path.realpath(tree)
+    for folder, dirs, files in os.walk(tree):  # never follows links: a link loop is no endless walk
+        for name in (*dirs, *files):
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                target = os.path.normpath(os.path.join(os.path.realpath(folder), os.readlink(path)))
+                if os.path.commonpath([root, target]) != root:
+                    raise UnsafeArchiveError(f"refusing archive {what}: link '{os.path.relpath(path, tree)}' points "
+                                             "outside the source tree")
 
 
 # What reading or writing a damaged or hostile archive raises besides our own refusals.
