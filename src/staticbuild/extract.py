@@ -22,6 +22,11 @@ def check_members(tar: tarfile.TarFile, dest: Path) -> None:
     for member in tar.getmembers():
         if member.name.startswith("/"):  # the 'data' filter would quietly make it relative
             raise UnsafeArchiveError(f"refusing archive: member '{member.name}' has an absolute path")
+        if member.islnk() or member.issym():
+            if not member.linkname or member.linkname.rstrip("/") in ("", ".", member.name.rstrip("/")):
+                # tarfile falls back to copying the link's target when it cannot make the link: a link
+                # to nothing or to itself makes that recurse without end
+                raise UnsafeArchiveError(f"refusing archive: link '{member.name}' points at nothing or itself")
         try:
             tarfile.data_filter(member, str(dest))
         except tarfile.FilterError as exc:
@@ -76,7 +81,7 @@ def check_links(tree: Path, what: str) -> None:
 
 # What reading or writing a damaged or hostile archive raises besides our own refusals.
 UNREADABLE = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError,
-              KeyError, OSError)
+              KeyError, OSError, RecursionError)
 
 
 def one_line(exc: BaseException) -> str:
