@@ -6,6 +6,7 @@ import functools
 import http.server
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -78,6 +79,20 @@ def build_and_install(settings, catalog, lock, components, out: Path):
 def built(settings, catalog, lock, tmp_path_factory):
     """catatonit and passt (and the toolchain under them) built for both arches, once per run."""
     return build_and_install(settings, catalog, lock, SMALL_COMPONENTS, tmp_path_factory.mktemp("out"))
+
+
+COSIGN_ENV = {"COSIGN_PASSWORD": "test-only"}
+
+
+@pytest.fixture(scope="session")
+def cosign_keys(tmp_path_factory) -> tuple[Path, Path]:
+    """A throw-away cosign key pair (private, public); COSIGN_ENV holds its password."""
+    if not shutil.which("cosign"):
+        pytest.fail("cosign is not installed: `make setup` installs it")
+    folder = tmp_path_factory.mktemp("keys")
+    subprocess.run(["cosign", "generate-key-pair"], cwd=folder, env=os.environ | COSIGN_ENV, check=True,
+                   capture_output=True)
+    return folder / "cosign.key", folder / "cosign.pub"
 
 
 def run_cli(*args: str, cache: Path | None = None, lock: Path = LOCK, **kwargs) -> subprocess.CompletedProcess:

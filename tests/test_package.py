@@ -20,7 +20,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from rich.console import Console
 
-from conftest import no_emulation, run_cli
+from conftest import COSIGN_ENV, no_emulation, run_cli
 from podman_helpers import unpack, usrmerged_root
 from staticbuild.arch import Arch
 from staticbuild.archive import Entry, open_tar, write_tar_zst
@@ -33,7 +33,6 @@ from staticbuild.package import package
 
 pytestmark = pytest.mark.build
 SMALL = BundleSpec("catatonit", None, bin=("catatonit",), config=ALL_CONFIG, helpers=("pasta", "pasta.avx2"))
-COSIGN_ENV = {"COSIGN_PASSWORD": "test-only"}
 
 
 def make_dist(settings, catalog, lock, out: Path, build_missing: bool = False) -> Path:
@@ -48,13 +47,8 @@ def dist(built, settings, catalog, lock, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> tuple[Path, Path]:
-    if not shutil.which("cosign"):
-        pytest.fail("cosign is not installed: `make setup` installs it")
-    folder = tmp_path_factory.mktemp("keys")
-    subprocess.run(["cosign", "generate-key-pair"], cwd=folder, env=os.environ | COSIGN_ENV, check=True,
-                   capture_output=True)
-    return folder / "cosign.key", folder / "cosign.pub"
+def keys(cosign_keys) -> tuple[Path, Path]:
+    return cosign_keys
 
 
 def members(bundle: Path) -> list[tarfile.TarInfo]:

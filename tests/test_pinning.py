@@ -37,7 +37,8 @@ def test_pin_records_reachable_locations_and_skips_the_rest(tmp_path, http_root)
 def test_pin_with_nothing_checkable_fails_and_leaves_the_lock_alone(tmp_path, http_root):
     _, base = http_root
     lock_path = tmp_path / "test.lock"
-    lock_path.write_text('[other]\nversion = "1"\nsources = []\n')
+    lock_path.write_text(f'[other]\nversion = "1"\n[[other.sources]]\nurl = "{base}/other.tar.gz"\n'
+                         f'sha256 = "{"0" * 64}"\n')
     before = lock_path.read_text()
     with pytest.raises(StaticbuildError, match="no location could be checked"):
         pin(recipe_with(Upstream(url=f"{base}/nothing-{{version}}.tar.gz")), "9.9", Lock.load(lock_path))

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import completions, systemd_units
 from .archive import EXECUTABLE, REGULAR, Entry
 from .catalog import Catalog
-from .engine import Result
+from .context import Result
 from .errors import StaticbuildError
 from .fetch import SourceCache
 from .lock import Lock

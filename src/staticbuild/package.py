@@ -55,6 +55,6 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
     with atomic_path(dest) as tmp_bundle, atomic_path(sbom_path(dest)) as tmp_sbom:
         write_tar_zst(files, tool["source_date_epoch"], tmp_bundle)
         tmp_sbom.write_text(make_sbom(spec.name, tool["version"], tool["source_date_epoch"], sha256_of(tmp_bundle),
-                                      files, results, catalog, SourceCache(settings.cache)))
+                                      files, results, catalog, lock, SourceCache(settings.cache)))
     write_checksums(out)
     return Packaged(dest, sbom_path(dest), tool["version"], len(files), round(time.monotonic() - started, 1))

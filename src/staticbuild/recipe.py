@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .engine import BuildContext
+    from .context import BuildContext
 
 
 PATCH_DIR = Path(__file__).parent / "recipes" / "patches"
