@@ -308,3 +308,82 @@ def test_versions_order_numerically():
     assert max(["2.1.13", "2.1.9", "2.0.99"], key=upstream.version_key) == "2.1.13"
     assert upstream.stable_version({"tag_name": "v6.0.3", "draft": False, "prerelease": False}) == "6.0.3"
     assert upstream.stable_version({"tag_name": "v6.1.0-rc1", "draft": False, "prerelease": False}) is None
+
+
+# --- the token stays with the API ------------------------------------------------------------
+
+class Recorder:
+    """A plain HTTP server that answers every GET with an empty JSON list and records the headers."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.headers = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                seen.append(dict(self.headers))
+                body = b"[]"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def elsewhere():
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
+
+
+def test_the_token_is_not_sent_where_a_link_header_points(fake, elsewhere, monkeypatch):
+    for i in range(3):
+        fake.add_release(REPO, f"podman-v6.0.{i}")
+    with GitHub(Target(fake.url, REPO, TOKEN)) as gh:
+        real = gh.http.request
+
+        def next_page_elsewhere(method, url, **kwargs):
+            resp = real(method, url, **kwargs)
+            if "releases" in str(url) and "page=2" not in str(url):
+                resp.headers["link"] = f'<{elsewhere.url}/repos/{REPO}/releases?page=2>; rel="next"'
+            return resp
+        monkeypatch.setattr(gh.http, "request", next_page_elsewhere)
+        list(gh.paginate(f"/repos/{REPO}/releases", per_page=1))
+    assert elsewhere.headers, "the next page was fetched"
+    assert all("Authorization" not in h for h in elsewhere.headers)
+    assert fake.requests and all(h.get("authorization") == f"Bearer {TOKEN}" for _m, _p, h in fake.requests)
+
+
+def test_the_token_is_not_sent_to_an_upload_url_on_another_host(elsewhere):
+    with GitHub(Target("http://127.0.0.1:1", REPO, TOKEN), retries=0) as gh:
+        gh.request("POST", f"{elsewhere.url}/upload?name=x", retry=False, content=lambda: [b"data"])
+    assert elsewhere.headers and "Authorization" not in elsewhere.headers[0]
+
+
+def test_the_token_goes_to_the_api_and_githubs_upload_host_only():
+    from staticbuild.github import TokenAuth
+    import httpx
+    auth = TokenAuth(TOKEN, "https://api.github.com")
+    def sent(url: str) -> bool:
+        return "Authorization" in next(auth.auth_flow(httpx.Request("GET", url))).headers
+    assert sent("https://api.github.com/repos/a/b") and sent("https://uploads.github.com/repos/a/b/assets")
+    assert not sent("https://objects.githubusercontent.com/x") and not sent("http://api.github.com/x")
+    assert not sent("https://api.github.com.evil.example/x")
+
+
+def test_the_token_is_never_in_a_repr():
+    target = Target.from_env(environ={"GITHUB_TOKEN": "ghp_secret123", "GITHUB_REPOSITORY": REPO})
+    assert target.token == "ghp_secret123" and "ghp_secret123" not in repr(target)

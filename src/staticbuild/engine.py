@@ -306,7 +306,7 @@ class Engine:
             version = "+".join(f"{n}-{deps[n].manifest['version']}" for n in target.recipe.depends)
             return version, max(r.manifest["source_date_epoch"] for r in deps.values())
         pin = self.lock.pin(target.recipe.name)
-        epoch = extract_source(archive, src, source.subdir)
+        epoch = extract_source(archive, src, source.subdir, label=f"{target.recipe.name} {pin.version} ({source.url})")
         return pin.version, pin.epoch or epoch
 
     def install(self, results: dict[Target, Result], names: Sequence[str], out: Path) -> list[Path]:

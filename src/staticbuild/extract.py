@@ -33,30 +33,31 @@ def check_members(tar: tarfile.TarFile, dest: Path) -> None:
             raise UnsafeArchiveError(f"refusing archive: member '{member.name}' is unsafe ({exc})") from None
 
 
-def extract_source(archive: Path, dest: Path, subdir: str = "") -> int:
+def extract_source(archive: Path, dest: Path, subdir: str = "", label: str = "") -> int:
     """Extract `archive` so that its single top folder (or `subdir` inside it) becomes `dest`.
 
     Returns the newest member mtime, a stable SOURCE_DATE_EPOCH for the release.
     `dest` appears only once extraction is complete.
     """
+    label = label or archive.name  # what errors call the archive (the cache names files by digest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
     try:
         try:
             epoch = extract_zip(archive, staging) if zipfile.is_zipfile(archive) else extract_tar(archive, staging)
-        except UnsafeArchiveError:
-            raise
+        except UnsafeArchiveError as exc:
+            raise UnsafeArchiveError(f"{label}: {exc}") from None
         except UNREADABLE as exc:  # damaged, truncated, a name too long, a link to a member that is not there
-            raise UnsafeArchiveError(f"{archive.name}: not a readable archive ({one_line(exc)})") from None
+            raise UnsafeArchiveError(f"{label}: not a readable archive ({one_line(exc)})") from None
         tops = [p for p in staging.iterdir()]
         root = tops[0] if len(tops) == 1 and tops[0].is_dir() and not tops[0].is_symlink() else staging
         chosen = root / subdir if subdir else root
         relative = PurePosixPath(subdir)
         if relative.is_absolute() or ".." in relative.parts or not chosen.resolve().is_relative_to(root.resolve()):
-            raise UnsafeArchiveError(f"{archive.name}: folder '{subdir}' leads outside the archive")
+            raise UnsafeArchiveError(f"{label}: folder '{subdir}' leads outside the archive")
         if not chosen.is_dir() or chosen.is_symlink():
-            raise UnsafeArchiveError(f"{archive.name}: expected folder '{subdir}' is not in the archive")
-        check_links(chosen, archive.name)
+            raise UnsafeArchiveError(f"{label}: expected folder '{subdir}' is not in the archive")
+        check_links(chosen, label)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(chosen, dest)
