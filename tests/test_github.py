@@ -249,9 +249,9 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
     report = upstream.check(gh, REPO, lock, upstream.TOOLS)
     pinned = []
 
-    def fake_pin(name: str, version: str) -> None:
+    def fake_pin(work: Lock, name: str, version: str) -> None:
         pinned.append((name, version))
-        lock.pins[name] = Pin(version, lock.pins[name].sources)
+        work.pins[name] = Pin(version, work.pins[name].sources)
 
     changes = upstream.update_lock(report, lock, fake_pin)
     assert pinned == [("podman", "6.0.3"), ("skopeo", "1.20.0"), ("crun", "1.25"), ("netavark", "2.2.0"),
@@ -259,6 +259,22 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
     assert changes[0] == ("podman", "6.0.2", "6.0.3")
     assert report.relocked(lock).matrix() == {"include": [{"tool": "podman", "version": "6.0.3"},
                                                           {"tool": "skopeo", "version": "1.20.0"}]}
+    assert Lock.load(lock.path).pins["podman"].version == "6.0.3", "saved once, at the end"
+
+
+def test_a_pin_that_fails_half_way_leaves_the_lock_as_it_was(fake, tmp_path):
+    seed(fake)
+    lock = Lock.load(lock_copy(tmp_path))
+    before = lock.path.read_bytes()
+    report = upstream.check(client(fake)[0], REPO, lock, upstream.TOOLS)
+
+    def fails_at_crun(work: Lock, name: str, version: str) -> None:
+        if name == "crun":
+            raise StaticbuildError("crun 1.25: no location could be checked")
+        work.pins[name] = Pin(version, work.pins[name].sources)
+    with pytest.raises(StaticbuildError, match="crun 1.25"):
+        upstream.update_lock(report, lock, fails_at_crun)
+    assert lock.path.read_bytes() == before and lock.pins["podman"].version == "6.0.2"
 
 
 def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_path, monkeypatch):
@@ -267,9 +283,9 @@ def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_
     real_before = hashlib.sha256(LOCK.read_bytes()).hexdigest()
     path = lock_copy(tmp_path)
 
-    def fake_pin(recipe, version, lock):  # the real one downloads and hashes the release
+    def fake_pin(recipe, version, lock, save=True):  # the real one downloads and hashes the release
+        assert not save, "check --update-lock saves once, at the end"
         lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
-        lock.save()
         return []
 
     monkeypatch.setattr("staticbuild.cli.pin", fake_pin)

@@ -263,7 +263,8 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
         report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
     out = err if as_json else console
     if update_lock:
-        for name, old, new in upstream.update_lock(report, lock, lambda n, v: pin(catalog.get(n), v, lock)):
+        for name, old, new in upstream.update_lock(report, lock,
+                                                   lambda work, n, v: pin(catalog.get(n), v, work, save=False)):
             out.print(f"pinned {name} {old or '(none)'} → {new} in {lock.path}")
         report = report.relocked(lock)
     else:

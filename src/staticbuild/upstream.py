@@ -159,14 +159,20 @@ def require_buildable(report: Report) -> None:
                                    "and commit the lock")
 
 
-def update_lock(report: Report, lock: Lock, pin: Callable[[str, str], object]) -> list[tuple[str, str | None, str]]:
-    """Pin every proposed version through `pin(component, version)` (the `staticbuild pin` machinery).
+def update_lock(report: Report, lock: Lock, pin: Callable[[Lock, str, str], object]) -> list[tuple[str, str | None, str]]:
+    """Pin every proposed version through `pin(working_lock, component, version)` (the `staticbuild pin`
+    machinery, not saving) into a copy of the lock, and save the copy once all succeeded: a failure half-way
+    leaves the lock file and `lock` as they were.
 
     Returns (component, old, new) for each; the report is then out of date: see `Report.relocked`.
     """
+    work = lock.copy()
     changes = []
     for name, version in report.lock_updates():
-        old = lock.pins[name].version if name in lock.pins else None
-        pin(name, version)
+        old = work.pins[name].version if name in work.pins else None
+        pin(work, name, version)
         changes.append((name, old, version))
+    if changes:
+        work.save()
+        lock.pins = work.pins
     return changes
