@@ -403,3 +403,33 @@ def test_the_token_goes_to_the_api_and_githubs_upload_host_only():
 def test_the_token_is_never_in_a_repr():
     target = Target.from_env(environ={"GITHUB_TOKEN": "ghp_secret123", "GITHUB_REPOSITORY": REPO})
     assert target.token == "ghp_secret123" and "ghp_secret123" not in repr(target)
+
+
+# --- what the unattended bump refuses ----------------------------------------------------
+
+def test_versions_the_recipes_cannot_build_or_that_break_a_requirement_are_refused(fake, tmp_path, monkeypatch):
+    seed(fake)
+    fake.add_release("containers/crun", "1.28")  # json-c: no recipe
+    fake.add_release("containers/fuse-overlayfs", "v2.0.0")  # a Rust rewrite
+    fake.add_release("containers/netavark", "v3.0.0")  # podman 6 needs netavark 2.x
+    fake.add_release("containers/podman", "v7.0.0")  # requirements not recorded
+    use_fake(monkeypatch, fake)
+    path = lock_copy(tmp_path)
+    pinned = []
+
+    def fake_pin(recipe, version, lock, save=True):
+        pinned.append((recipe.name, version))
+        lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
+        return []
+    monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
+    result = CliRunner().invoke(cli, ["--lock", str(path), "check", "--update-lock"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert sorted(pinned) == [("skopeo", "1.20.0")], "nothing refused is pinned"
+    text = " ".join(result.output.split())
+    assert "refused: crun 1.28: from 1.28 on crun parses JSON with json-c" in text
+    assert "refused: fuse-overlayfs 2.0.0: 2.x is a rewrite in Rust" in text
+    assert "refused: podman 7.0.0: its requirements are not recorded" in text
+    assert "refused: podman 6.0.2 needs netavark >= 2, < 3, not 3.0.0" in text
+    lock = Lock.load(path)
+    assert (lock.pins["podman"].version, lock.pins["netavark"].version, lock.pins["crun"].version) == \
+        ("6.0.2", "2.1.0", "1.21")

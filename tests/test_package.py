@@ -21,7 +21,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from rich.console import Console
 
-from conftest import COSIGN_ENV, SMALL, make_dist, no_emulation, run_cli
+from conftest import COSIGN_ENV, LOCK, SMALL, make_dist, no_emulation, run_cli
 from podman_helpers import unpack, usrmerged_root
 from staticbuild.arch import Arch
 from staticbuild.archive import Entry, open_tar, write_tar_zst
@@ -222,3 +222,14 @@ def test_a_failed_write_leaves_no_file(tmp_path):
         tmp.write_bytes(b"half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_that_breaks_a_requirement_is_refused_before_anything_is_built(tmp_path):
+    """podman 6 with a netavark 3 in the lock is never packaged: one line, nothing written."""
+    lock = tmp_path / "staticbuild.lock"
+    lock.write_text(LOCK.read_text().replace('[netavark]\nversion = "2.1.0"', '[netavark]\nversion = "3.0.0"'))
+    proc = run_cli("package", "podman", "--variant", "full", "--out", str(tmp_path / "dist"), cache=tmp_path / "c",
+                   lock=lock)
+    assert proc.returncode == 1 and proc.stderr.strip() == \
+        "error: podman-full: podman 6.0.2 needs netavark >= 2, < 3, not 3.0.0"
+    assert not (tmp_path / "dist").exists() and not (tmp_path / "c" / "builds").exists()

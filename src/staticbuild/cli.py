@@ -261,6 +261,7 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     catalog, lock = load(settings)
     with GitHub(target, max_wait=max_wait) as gh:
         report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
+    report = report.judged(catalog, lock)
     out = err if as_json else console
     if update_lock:
         for name, old, new in upstream.update_lock(report, lock,
@@ -282,9 +283,11 @@ def print_check(report: upstream.Report, out: Console) -> None:
     if report.components:
         table = Table("component", "upstream", "lock", "proposal", title="podman-full runtime helpers")
         for c in report.components:
-            table.add_row(c.name, c.upstream, c.locked or "-",
-                          f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date")
+            proposal = f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date"
+            table.add_row(c.name, c.upstream, c.locked or "-", "refused (below)" if c.refused else proposal)
         out.print(table)
+    for reason in report.refused():  # whole sentences, never folded into a table cell
+        out.print(f"refused: {reason}", soft_wrap=True, markup=False, highlight=False)
 
 
 @cli.command("release")

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from .catalog import Catalog
+from .compat import refusals
 from .errors import StaticbuildError
 from .github import GitHub
 from .lock import Lock
@@ -68,6 +70,7 @@ class ToolStatus:
     released: bool
     forced: bool = False  # release again even if it is out already
     requested: bool = False  # the version was named (--version), not found upstream
+    refused: str = ""  # why this version is not pinned (compat.refusals)
 
     @property
     def buildable(self) -> bool:
@@ -82,6 +85,8 @@ class ToolStatus:
             return "build and release" + (" again (forced)" if self.released else "")
         if self.released:
             return "up to date"
+        if self.refused:
+            return "refused (below)"
         return f"update the lock ({self.locked or 'not pinned'} → {self.version}): staticbuild check --update-lock"
 
 
@@ -90,6 +95,7 @@ class ComponentStatus:
     name: str
     upstream: str
     locked: str | None
+    refused: str = ""
 
     @property
     def newer(self) -> bool:
@@ -111,12 +117,27 @@ class Report:
         return Report(tuple(replace(t, locked=locked(t.tool)) for t in self.tools),
                       tuple(replace(c, locked=locked(c.name)) for c in self.components))
 
-    def lock_updates(self) -> list[tuple[str, str]]:
-        """(component, version) pairs to pin: tools behind their target, helpers behind upstream."""
+    def proposals(self) -> list[tuple[str, str]]:
+        """(component, version) pairs a lock update would pin: tools behind their target, helpers behind upstream."""
         tools = [(t.tool, t.version) for t in self.tools
                  if t.locked != t.version and (t.requested or t.locked is None
                                                or version_key(t.version) > version_key(t.locked))]
         return tools + [(c.name, c.upstream) for c in self.components if c.newer]
+
+    def lock_updates(self) -> list[tuple[str, str]]:
+        """The proposals that are not refused."""
+        refused = {t.tool for t in self.tools if t.refused} | {c.name for c in self.components if c.refused}
+        return [(n, v) for n, v in self.proposals() if n not in refused]
+
+    def refused(self) -> list[str]:
+        return [t.refused for t in self.tools if t.refused] + [c.refused for c in self.components if c.refused]
+
+    def judged(self, catalog: Catalog, lock: Lock) -> Report:
+        """The report with each proposal the recipes cannot build, or that breaks a requirement, refused."""
+        pinned = {name: pin.version for name, pin in lock.pins.items()}
+        why = refusals(catalog, pinned, dict(self.proposals()))
+        return Report(tuple(replace(t, refused=why.get(t.tool, "")) for t in self.tools),
+                      tuple(replace(c, refused=why.get(c.name, "")) for c in self.components))
 
 
 def parse_tools(names: Iterable[str]) -> tuple[str, ...]:
