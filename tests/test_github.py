@@ -433,3 +433,26 @@ def test_versions_the_recipes_cannot_build_or_that_break_a_requirement_are_refus
     lock = Lock.load(path)
     assert (lock.pins["podman"].version, lock.pins["netavark"].version, lock.pins["crun"].version) == \
         ("6.0.2", "2.1.0", "1.21")
+
+
+def test_a_lock_change_under_a_released_version_proposes_a_rebuild(fake, tmp_path, monkeypatch):
+    from staticbuild.catalog import Catalog
+    catalog = Catalog.load()
+    (tmp_path / "then").mkdir()
+    released_with = Lock.load(lock_copy(tmp_path / "then"))
+    fake.add_release("containers/podman", "v6.0.2")
+    for name in upstream.RUNTIME:  # the helpers upstream are what the lock pins: no proposals for them
+        fake.add_release(upstream.UPSTREAM_REPOS[name], f"v{released_with.pins[name].version}")
+    fake.add_release(REPO, "podman-v6.0.2",
+                     body=f"notes\n<!-- staticbuild-inputs: {upstream.release_inputs(catalog, released_with, 'podman')} -->")
+    use_fake(monkeypatch, fake)
+    same = run_cli("check", "podman", "--json", lock=released_with.path)
+    assert same.returncode == 0 and same.stdout.strip() == '{"include":[]}', same.stderr
+    crun_fixed = lock_copy(tmp_path, crun="1.22")  # a security fix in a helper, podman itself unchanged
+    proc = run_cli("check", "podman", "--json", lock=crun_fixed)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '{"include":[{"tool":"podman","version":"6.0.2","revision":"1"}]}'
+    assert "rebuild as podman-v6.0.2-r1 (components changed)" in " ".join(proc.stderr.split())
+    fake.add_release(REPO, "podman-v6.0.2-r1", body=f"<!-- staticbuild-inputs: "
+                     f"{upstream.release_inputs(catalog, Lock.load(crun_fixed), 'podman')} -->")
+    assert run_cli("check", "podman", "--json", lock=crun_fixed).stdout.strip() == '{"include":[]}'

@@ -260,7 +260,8 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     target = Target.from_env(api_url, repo)
     catalog, lock = load(settings)
     with GitHub(target, max_wait=max_wait) as gh:
-        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
+        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force,
+                                catalog)
     report = report.judged(catalog, lock)
     out = err if as_json else console
     if update_lock:
@@ -296,23 +297,29 @@ def print_check(report: upstream.Report, out: Console) -> None:
 @click.option("--version", required=True, help="The version the bundles in DIRECTORY hold (their SBOMs must agree).")
 @click.option("--target", "commitish", envvar="GITHUB_SHA",
               help="Commit the tag is made at on publishing [default: $GITHUB_SHA, else the default branch].")
+@click.option("--revision", type=click.IntRange(min=0), default=0, show_default=True,
+              help="A rebuild of an already released version with updated components: TOOL-vVERSION-rN.")
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="The cosign public key the release is signed with [default: keyless, by this repository's "
                    "build workflow]; a published release's signatures are verified with it.")
 @github_options
-def release_cmd(tool: str, directory: Path, version: str, commitish: str | None, key: Path | None,
-                api_url: str | None, repo: str | None, max_wait: float) -> None:
+@click.pass_obj
+def release_cmd(settings: Settings, tool: str, directory: Path, version: str, commitish: str | None,
+                revision: int, key: Path | None, api_url: str | None, repo: str | None, max_wait: float) -> None:
     """Publish DIRECTORY's bundles, checksums.txt, signatures and SBOMs as the release TOOL-vVERSION.
 
-    A draft until every asset is up; a re-run resumes; a published release is never changed.
+    A draft until every asset is up; a re-run resumes; a published release is never changed. The notes
+    record what the lock pins for the tool's bundles, so `check` knows when a rebuild is due.
     """
+    catalog, lock = load(settings)
     target = Target.from_env(api_url, repo)
     owner_repo = target.need_repo()
     target.need_token()
     with GitHub(target, max_wait=max_wait) as gh:
         identity = signing.Identity(key=key) if key else keyless_identity(owner_repo, os.environ)
-        outcome = Publisher(gh, owner_repo).release(tool, version, directory, commitish=commitish or None,
-                                                    environ=os.environ, identity=identity, log=console.print)
+        outcome = Publisher(gh, owner_repo).release(
+            tool, version, directory, revision=revision, inputs=upstream.release_inputs(catalog, lock, tool),
+            commitish=commitish or None, environ=os.environ, identity=identity, log=console.print)
     state = "published" if outcome.published else "already published with these exact assets; nothing to do:"
     console.print(f"{state} {outcome.url}", soft_wrap=True, highlight=False)
 

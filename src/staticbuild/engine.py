@@ -66,6 +66,24 @@ def code_digest(builder: type, modules: tuple[ModuleType, ...] = BUILD_PATH) -> 
     return digest.hexdigest()
 
 
+def deps_of(recipe: Recipe) -> list[str]:
+    """The direct dependencies: the recipe's own and the toolchain its stage is compiled with."""
+    toolchain = TOOLCHAIN_OF.get(recipe.stage)
+    return [*([toolchain] if toolchain else []), *recipe.depends]
+
+
+def closure(catalog: Catalog, recipe: Recipe) -> list[str]:
+    """All dependencies, direct and indirect: a static link needs every library below it."""
+    seen: dict[str, None] = {}
+    stack = list(deps_of(recipe))
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen[name] = None
+            stack.extend(deps_of(catalog.get(name)))
+    return sorted(seen)
+
+
 def duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
@@ -79,19 +97,10 @@ class Engine:
 
     # -- planning -------------------------------------------------------------
     def deps_of(self, recipe: Recipe) -> list[str]:
-        toolchain = TOOLCHAIN_OF.get(recipe.stage)
-        return [*([toolchain] if toolchain else []), *recipe.depends]
+        return deps_of(recipe)
 
     def closure(self, recipe: Recipe) -> list[str]:
-        """All dependencies, direct and indirect: a static link needs every library below it."""
-        seen: dict[str, None] = {}
-        stack = list(self.deps_of(recipe))
-        while stack:
-            name = stack.pop()
-            if name not in seen:
-                seen[name] = None
-                stack.extend(self.deps_of(self.catalog.get(name)))
-        return sorted(seen)
+        return closure(self.catalog, recipe)
 
     def plan(self, names: Sequence[str], arches: Sequence[Arch]) -> list[Target]:
         """Every target needed, dependencies first; the same order on every run (ties by arch, then name)."""
