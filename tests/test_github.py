@@ -60,6 +60,13 @@ def seed(fake: FakeGitHub) -> None:
     fake.add_release(REPO, "podman-v6.0.3", draft=True)  # a failed earlier attempt: not released
 
 
+class NoDebian:
+    """A machine without deb-src indexes: the C libraries are not looked at (a plain Ubuntu runner)."""
+
+    def orig_versions(self, wanted):
+        raise StaticbuildError("no deb-src index is configured for apt")
+
+
 def lock_copy(tmp_path: Path, **versions: str) -> Path:
     """The repository's lock with some versions changed, in tmp (the real one is never written)."""
     lock = Lock.load(LOCK)
@@ -253,7 +260,8 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
         pinned.append((name, version))
         work.pins[name] = Pin(version, work.pins[name].sources)
 
-    changes = upstream.update_lock(report, lock, fake_pin)
+    changes, failures = upstream.update_lock(report, lock, fake_pin)
+    assert failures == []
     assert pinned == [("podman", "6.0.3"), ("skopeo", "1.20.0"), ("crun", "1.25"), ("netavark", "2.2.0"),
                       ("fuse-overlayfs", "1.15")]
     assert changes[0] == ("podman", "6.0.2", "6.0.3")
@@ -262,18 +270,34 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
     assert Lock.load(lock.path).pins["podman"].version == "6.0.3", "saved once, at the end"
 
 
-def test_a_pin_that_fails_half_way_leaves_the_lock_as_it_was(fake, tmp_path):
+def test_a_pin_that_cannot_be_verified_is_left_out_and_named(fake, tmp_path):
+    seed(fake)
+    lock = Lock.load(lock_copy(tmp_path))
+    report = upstream.check(client(fake)[0], REPO, lock, upstream.TOOLS)
+
+    def fails_at_crun(work: Lock, name: str, version: str) -> None:
+        work.pins[name] = Pin(version, work.pins[name].sources)  # half-done: must not stay
+        if name == "crun":
+            raise StaticbuildError("crun 1.25: no location could be checked")
+    changes, failures = upstream.update_lock(report, lock, fails_at_crun)
+    assert failures == ["crun 1.25 not pinned: crun 1.25: no location could be checked"]
+    saved = Lock.load(lock.path)
+    assert saved.pins["crun"].version == "1.21" and saved.pins["podman"].version == "6.0.3"
+    assert ("crun", "1.21", "1.25") not in changes
+
+
+def test_an_interrupted_pin_leaves_the_lock_file_as_it_was(fake, tmp_path):
     seed(fake)
     lock = Lock.load(lock_copy(tmp_path))
     before = lock.path.read_bytes()
     report = upstream.check(client(fake)[0], REPO, lock, upstream.TOOLS)
 
-    def fails_at_crun(work: Lock, name: str, version: str) -> None:
+    def interrupted_at_crun(work: Lock, name: str, version: str) -> None:
         if name == "crun":
-            raise StaticbuildError("crun 1.25: no location could be checked")
+            raise KeyboardInterrupt
         work.pins[name] = Pin(version, work.pins[name].sources)
-    with pytest.raises(StaticbuildError, match="crun 1.25"):
-        upstream.update_lock(report, lock, fails_at_crun)
+    with pytest.raises(KeyboardInterrupt):
+        upstream.update_lock(report, lock, interrupted_at_crun)
     assert lock.path.read_bytes() == before and lock.pins["podman"].version == "6.0.2"
 
 
@@ -289,6 +313,8 @@ def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_
         return []
 
     monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
+    monkeypatch.setattr("staticbuild.cli.SourceCache", lambda _root: type("Fetched", (), {"get": lambda *a: None})())
+    monkeypatch.setattr("staticbuild.cli.DebianArchive", NoDebian)
     result = CliRunner().invoke(cli, ["--lock", str(path), "check", "skopeo", "--update-lock", "--json"])
     assert result.exit_code == 0, result.output
     assert Lock.load(path).pins["skopeo"].version == "1.20.0"
@@ -422,6 +448,8 @@ def test_versions_the_recipes_cannot_build_or_that_break_a_requirement_are_refus
         lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
         return []
     monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
+    monkeypatch.setattr("staticbuild.cli.SourceCache", lambda _root: type("Fetched", (), {"get": lambda *a: None})())
+    monkeypatch.setattr("staticbuild.cli.DebianArchive", NoDebian)
     result = CliRunner().invoke(cli, ["--lock", str(path), "check", "--update-lock"], terminal_width=300)
     assert result.exit_code == 0, result.output
     assert sorted(pinned) == [("skopeo", "1.20.0")], "nothing refused is pinned"
@@ -456,3 +484,45 @@ def test_a_lock_change_under_a_released_version_proposes_a_rebuild(fake, tmp_pat
     fake.add_release(REPO, "podman-v6.0.2-r1", body=f"<!-- staticbuild-inputs: "
                      f"{upstream.release_inputs(catalog, Lock.load(crun_fixed), 'podman')} -->")
     assert run_cli("check", "podman", "--json", lock=crun_fixed).stdout.strip() == '{"include":[]}'
+
+
+# --- passt and the C libraries: their newest versions from Debian's Sources indexes -------------
+
+class SomeDebian:
+    def __init__(self, found):
+        self.found, self.asked = found, None
+
+    def orig_versions(self, wanted):
+        self.asked = wanted
+        return {package: self.found.get(package, {}) for package in wanted}
+
+
+def test_debian_versions_are_read_from_the_orig_tarball_names():
+    from staticbuild.catalog import Catalog
+    debian = SomeDebian({"passt": {"20261002.cba3570": "sid", "20250503.587980c": "trixie"},
+                         "glib2.0": {"2.86.0": "trixie", "2.90.1": "sid", "2.84.4": "bookworm"}})
+    found = {c.name: c for c in upstream.debian_components(Catalog.load(), Lock.load(LOCK), debian)}
+    assert found["passt"].upstream == "2026_10_02.cba3570" and found["passt"].newer
+    assert found["glib"].upstream == "2.90.1" and found["glib"].locked == "2.84.4"
+    assert debian.asked["passt"].fullmatch("passt_0.0~git20261002.cba3570.orig.tar.xz").group(1) == "20261002.cba3570"
+    assert "crun" not in found, "GitHub's releases speak for crun"
+
+
+def test_this_machines_debian_indexes_know_musl():
+    from staticbuild.catalog import Catalog
+    from staticbuild.compat import natural_key
+    from staticbuild.mirrors import DebianArchive
+    found = {c.name: c for c in upstream.debian_components(Catalog.load(), Lock.load(LOCK), DebianArchive())}
+    assert natural_key(found["musl"].upstream) >= natural_key("1.2.5")
+
+
+def test_without_deb_src_indexes_the_libraries_are_a_note_not_an_error(fake, monkeypatch, tmp_path):
+    seed(fake)
+    use_fake(monkeypatch, fake)
+    monkeypatch.setattr("staticbuild.cli.DebianArchive", NoDebian)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = CliRunner().invoke(cli, ["--lock", str(lock_copy(tmp_path)), "check", "podman"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "passt and the C libraries were not checked: no deb-src index" in result.output
+    assert "- passt and the C libraries were not checked" in summary.read_text()

@@ -225,6 +225,8 @@ import json  # noqa: E402  (these imports are kept with the commands that use th
 
 from . import upstream  # noqa: E402
 from .github import GitHub, Target  # noqa: E402
+from .fetch import SourceCache  # noqa: E402
+from .mirrors import DebianArchive  # noqa: E402
 from .publish import Publisher, keyless_identity  # noqa: E402
 
 
@@ -261,19 +263,36 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     catalog, lock = load(settings)
     with GitHub(target, max_wait=max_wait) as gh:
         report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force,
-                                catalog)
+                                catalog, DebianArchive())
     report = report.judged(catalog, lock)
     out = err if as_json else console
+    lines = []  # also for the run's summary page
     if update_lock:
-        for name, old, new in upstream.update_lock(report, lock,
-                                                   lambda work, n, v: pin(catalog.get(n), v, work, save=False)):
-            out.print(f"pinned {name} {old or '(none)'} → {new} in {lock.path}")
+        sources = SourceCache(settings.cache)
+
+        def verified_pin(work: Lock, name: str, version: str) -> None:
+            pin(catalog.get(name), version, work, save=False)
+            sources.get(name, work.pins[name])  # the bytes download and match: a build will find them
+        changes, failures = upstream.update_lock(report, lock, verified_pin)
+        lines += [f"pinned {name} {old or '(none)'} → {new}" for name, old, new in changes] + failures
         report = report.relocked(lock)
     else:
         upstream.require_buildable(report)
     print_check(report, out)
+    lines += [f"refused: {reason}" for reason in report.refused()] + list(report.notes)
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
+    write_summary(lines)
     if as_json:
         click.echo(json.dumps(report.matrix(), separators=(",", ":")))
+
+
+def write_summary(lines: list[str]) -> None:
+    """In GitHub Actions, the same lines on the run's summary page, where a person looks first."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and lines:
+        with open(summary, "a") as fh:
+            fh.write("\n".join(f"- {line}" for line in lines) + "\n")
 
 
 def print_check(report: upstream.Report, out: Console) -> None:
@@ -287,8 +306,6 @@ def print_check(report: upstream.Report, out: Console) -> None:
             proposal = f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date"
             table.add_row(c.name, c.upstream, c.locked or "-", "refused (below)" if c.refused else proposal)
         out.print(table)
-    for reason in report.refused():  # whole sentences, never folded into a table cell
-        out.print(f"refused: {reason}", soft_wrap=True, markup=False, highlight=False)
 
 
 @cli.command("release")

@@ -59,6 +59,25 @@ class DebianArchive:
             if block.startswith(head):
                 yield Sources(block)
 
+    def orig_versions(self, wanted: dict[str, re.Pattern]) -> dict[str, dict[str, str]]:
+        """package -> {upstream version: suite} for every orig tarball the deb-src indexes list whose
+        name matches the package's pattern (group 1 is the version). Each index is read once."""
+        if not self._indexes:
+            raise SourceError("no deb-src index is configured for apt: run `make setup` and `apt-get update`")
+        found: dict[str, dict[str, str]] = {name: {} for name in wanted}
+        for index, _uri, suite in self._indexes:
+            text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", index], capture_output=True, text=True,
+                                  check=True).stdout
+            for block in text.split("\n\n"):
+                package = block[9:block.find("\n")] if block.startswith("Package: ") else None
+                if package not in wanted:
+                    continue
+                for entry in Sources(block).get("Checksums-Sha256", []):
+                    match = wanted[package].fullmatch(entry["name"])
+                    if match:
+                        found[package].setdefault(match.group(1), suite)
+        return found
+
     def find(self, package: str, filename: str) -> list[DebianFile]:
         """Every place apt's deb-src indexes list `filename` of `package` (same file, several suites)."""
         if not self._indexes:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 
 from . import bundle
 from .catalog import Catalog
-from .compat import refusals
+from .compat import natural_key, refusals
 from .engine import closure
 from .errors import StaticbuildError
 from .github import GitHub
 from .lock import Lock
+from .mirrors import DebianArchive
+from .recipe import Upstream
 
 TOOLS = ("podman", "buildah", "skopeo")
 # podman-full's runtime helpers, whose versions are proposed alongside podman's.
@@ -149,13 +151,14 @@ class ComponentStatus:
 
     @property
     def newer(self) -> bool:
-        return self.locked is None or version_key(self.upstream) > version_key(self.locked)
+        return self.locked is None or natural_key(self.upstream) > natural_key(self.locked)
 
 
 @dataclass(frozen=True)
 class Report:
     tools: tuple[ToolStatus, ...]
     components: tuple[ComponentStatus, ...]
+    notes: tuple[str, ...] = ()  # what could not be looked at, and why
 
     def matrix(self) -> dict[str, list[dict[str, str]]]:
         """For `strategy.matrix: ${{ fromJSON(...) }}`: only `include`, so no key becomes an extra dimension."""
@@ -165,8 +168,8 @@ class Report:
     def relocked(self, lock: Lock) -> Report:
         def locked(name: str) -> str | None:
             return lock.pins[name].version if name in lock.pins else None
-        return Report(tuple(replace(t, locked=locked(t.tool)) for t in self.tools),
-                      tuple(replace(c, locked=locked(c.name)) for c in self.components))
+        return replace(self, tools=tuple(replace(t, locked=locked(t.tool)) for t in self.tools),
+                       components=tuple(replace(c, locked=locked(c.name)) for c in self.components))
 
     def proposals(self) -> list[tuple[str, str]]:
         """(component, version) pairs a lock update would pin: tools behind their target, helpers behind upstream."""
@@ -187,8 +190,8 @@ class Report:
         """The report with each proposal the recipes cannot build, or that breaks a requirement, refused."""
         pinned = {name: pin.version for name, pin in lock.pins.items()}
         why = refusals(catalog, pinned, dict(self.proposals()))
-        return Report(tuple(replace(t, refused=why.get(t.tool, "")) for t in self.tools),
-                      tuple(replace(c, refused=why.get(c.name, "")) for c in self.components))
+        return replace(self, tools=tuple(replace(t, refused=why.get(t.tool, "")) for t in self.tools),
+                       components=tuple(replace(c, refused=why.get(c.name, "")) for c in self.components))
 
 
 def parse_tools(names: Iterable[str]) -> tuple[str, ...]:
@@ -203,7 +206,7 @@ def parse_tools(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def check(gh: GitHub, repo: str, lock: Lock, tools: tuple[str, ...], version: str | None = None,
-          force: bool = False, catalog: Catalog | None = None) -> Report:
+          force: bool = False, catalog: Catalog | None = None, debian: DebianArchive | None = None) -> Report:
     """Where each tool stands; the runtime helpers too when podman is among `tools`.
 
     With a catalog, a released version whose recorded inputs differ from what the lock would
@@ -229,7 +232,50 @@ def check(gh: GitHub, repo: str, lock: Lock, tools: tuple[str, ...], version: st
         statuses.append(status)
     components = tuple(ComponentStatus(name, latest_stable(gh, UPSTREAM_REPOS[name]), locked(name))
                        for name in RUNTIME) if "podman" in tools else ()
-    return Report(tuple(statuses), components)
+    notes: tuple[str, ...] = ()
+    if catalog and debian:
+        try:
+            components += debian_components(catalog, lock, debian)
+        except StaticbuildError as exc:  # no deb-src indexes here (a plain Ubuntu runner)
+            notes = (f"passt and the C libraries were not checked: {exc}",)
+    return Report(tuple(statuses), components, notes)
+
+
+def from_compact(compact: str, like: str) -> str:
+    """A version written without underscores ('20250503.587980c', as Debian names passt's snapshots) in the
+    shape of the pinned one ('2025_05_03.587980c'): the underscores go back where `like` has them."""
+    out, rest = [], iter(compact)
+    for char in like:
+        if char == "_":
+            out.append("_")
+        else:
+            out.append(next(rest, ""))
+    return "".join(out) + "".join(rest)
+
+
+def debian_pattern(upstream: Upstream) -> re.Pattern:
+    """The orig tarball's name with its version as group 1."""
+    assert upstream.debian
+    template = re.escape(upstream.debian[1])
+    for field in ("version", "version_compact"):
+        template = template.replace(re.escape("{" + field + "}"), r"([0-9][A-Za-z0-9.+~_]*?)")
+    return re.compile(template)
+
+
+def debian_components(catalog: Catalog, lock: Lock, debian: DebianArchive) -> tuple[ComponentStatus, ...]:
+    """Components with no GitHub releases to read (passt, the C libraries): the newest version whose orig
+    tarball Debian's Sources indexes list, in any configured suite (sid and trixie run ahead)."""
+    recipes = {r.name: u for r in catalog for u in r.upstream
+               if u.debian and r.name not in UPSTREAM_REPOS and r.name in lock.pins}
+    found = debian.orig_versions({u.debian[0]: debian_pattern(u) for u in recipes.values()})
+    statuses = []
+    for name, u in sorted(recipes.items()):
+        locked = lock.pins[name].version
+        compact = "{version_compact}" in u.debian[1]
+        versions = [from_compact(v, locked) if compact else v for v in found.get(u.debian[0], {})]
+        if versions:
+            statuses.append(ComponentStatus(name, max(versions, key=natural_key), locked))
+    return tuple(statuses)
 
 
 def require_buildable(report: Report) -> None:
@@ -241,20 +287,28 @@ def require_buildable(report: Report) -> None:
                                    "and commit the lock")
 
 
-def update_lock(report: Report, lock: Lock, pin: Callable[[Lock, str, str], object]) -> list[tuple[str, str | None, str]]:
-    """Pin every proposed version through `pin(working_lock, component, version)` (the `staticbuild pin`
-    machinery, not saving) into a copy of the lock, and save the copy once all succeeded: a failure half-way
-    leaves the lock file and `lock` as they were.
+def update_lock(report: Report, lock: Lock, pin: Callable[[Lock, str, str], object]
+                ) -> tuple[list[tuple[str, str | None, str]], list[str]]:
+    """Pin every proposal that is not refused through `pin(working_lock, component, version)` (the
+    `staticbuild pin` machinery, not saving; it raises when a location cannot be verified) into a
+    copy of the lock, and save the copy once at the end: an interruption leaves the file as it was.
 
-    Returns (component, old, new) for each; the report is then out of date: see `Report.relocked`.
+    Each proposal is pinned whole or not at all; one that cannot be verified is left out and
+    named. Returns the changes (component, old, new) and those failures; the report is then out
+    of date: see `Report.relocked`.
     """
     work = lock.copy()
-    changes = []
+    changes, failures = [], []
     for name, version in report.lock_updates():
-        old = work.pins[name].version if name in work.pins else None
-        pin(work, name, version)
-        changes.append((name, old, version))
+        trial = work.copy()
+        try:
+            pin(trial, name, version)
+        except StaticbuildError as exc:
+            failures.append(f"{name} {version} not pinned: {exc}")
+            continue
+        changes.append((name, work.pins[name].version if name in work.pins else None, version))
+        work = trial
     if changes:
         work.save()
         lock.pins = work.pins
-    return changes
+    return changes, failures
