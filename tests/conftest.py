@@ -19,9 +19,11 @@ import pytest
 from rich.console import Console
 
 from staticbuild.arch import Arch
+from staticbuild.bundle import ALL_CONFIG, BundleSpec
 from staticbuild.catalog import Catalog
 from staticbuild.engine import Engine, Settings
 from staticbuild.lock import Lock
+from staticbuild.package import package
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "staticbuild.lock"
@@ -73,6 +75,17 @@ def build_and_install(settings, catalog, lock, components, out: Path):
         results = engine.build(components, list(Arch))
     engine.install(results, components, out)
     return engine, results, out
+
+
+# A bundle declared like the release bundles but made of the small components, for fast pipeline tests.
+SMALL = BundleSpec("catatonit", None, bin=("catatonit",), config=ALL_CONFIG, helpers=("pasta", "pasta.avx2"))
+
+
+def make_dist(settings, catalog, lock, out: Path, build_missing: bool = False) -> Path:
+    """SMALL packaged for both arches into `out`, as `staticbuild package` does."""
+    for arch in Arch:
+        package(settings, catalog, lock, SMALL, arch, out, build_missing=build_missing, console=Console(stderr=True))
+    return out
 
 
 @pytest.fixture(scope="session")

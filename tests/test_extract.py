@@ -10,6 +10,7 @@ import pytest
 
 from conftest import make_tarball
 from staticbuild.errors import UnsafeArchiveError
+from staticbuild import extract
 from staticbuild.extract import extract_source
 
 
@@ -21,7 +22,9 @@ from staticbuild.extract import extract_source
     ({"pkg-1/hard": ("hardlink", "/etc/passwd")}, "hard link outside"),
     ({"pkg-1/sub/link": ("symlink", "../../x")}, "a link inside the archive but outside the kept top folder"),
 ])
-def test_unsafe_archive_is_refused_and_nothing_is_extracted(tmp_path, members, what):
+@pytest.mark.parametrize("stdlib_filter", [True, False], ids=["data-filter", "by-hand"])
+def test_unsafe_archive_is_refused_and_nothing_is_extracted(tmp_path, members, what, stdlib_filter, monkeypatch):
+    monkeypatch.setattr(extract, "HAS_DATA_FILTER", stdlib_filter)
     archive = make_tarball(tmp_path / "bad.tar.gz", members)
     dest = tmp_path / "work" / "src"
     with pytest.raises(UnsafeArchiveError, match="refusing archive"):
@@ -99,8 +102,17 @@ def snapshot(root) -> set[str]:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=MEMBERS, as_zip=st.booleans(), subdir=st.sampled_from(["", "sub", "..", "a/../..", "link"]),
-       cut=st.sampled_from([None, 100, 700]))
-def test_generated_archives_unpack_inside_dest_or_fail_in_one_line(tmp_path, members, as_zip, subdir, cut):
+       cut=st.sampled_from([None, 100, 700]), stdlib_filter=st.booleans())
+def test_generated_archives_unpack_inside_dest_or_fail_in_one_line(tmp_path, members, as_zip, subdir, cut,
+                                                                   stdlib_filter):
+    extract.HAS_DATA_FILTER = stdlib_filter  # hypothesis and monkeypatch do not mix: set and restored here
+    try:
+        unpack_and_check(tmp_path, members, as_zip, subdir, cut)
+    finally:
+        extract.HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+
+
+def unpack_and_check(tmp_path, members, as_zip, subdir, cut):
     root = tmp_path / "t"
     shutil.rmtree(root, ignore_errors=True)
     (root / "work").mkdir(parents=True)
@@ -122,3 +134,18 @@ def test_generated_archives_unpack_inside_dest_or_fail_in_one_line(tmp_path, mem
             assert not (path.is_char_device() or path.is_block_device() or path.is_fifo()), path
             if path.is_symlink():
                 assert Path(os.path.realpath(path)).is_relative_to(dest.resolve()), f"{path} points out of the tree"
+
+
+@pytest.mark.parametrize("stdlib_filter", [True, False], ids=["data-filter", "by-hand"])
+def test_modes_lose_setuid_and_group_write_and_ownership_is_not_taken(tmp_path, stdlib_filter, monkeypatch):
+    monkeypatch.setattr(extract, "HAS_DATA_FILTER", stdlib_filter)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        info = tarfile.TarInfo("pkg-1/tool")
+        info.mode, info.uid, info.gid, info.uname, info.gname, info.size = 0o6777, 4242, 4242, "evil", "evil", 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    (tmp_path / "a.tar.gz").write_bytes(raw.getvalue())
+    extract_source(tmp_path / "a.tar.gz", tmp_path / "src")
+    stat_result = (tmp_path / "src" / "tool").stat()
+    assert stat_result.st_mode & 0o7777 == 0o755
+    assert (stat_result.st_uid, stat_result.st_gid) == (os.getuid(), os.getgid())

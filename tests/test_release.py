@@ -403,3 +403,34 @@ def test_only_podman_takes_the_latest_badge(fake, tmp_path):
     write_checksums(skopeo)
     publisher(fake).release("skopeo", "1.19.0", skopeo)
     assert fake.release(REPO, "skopeo-v1.19.0")["_make_latest"] == "false", "skopeo never takes it from podman"
+
+
+# --- rebuilds: the same version with updated components ----------------------------------------
+
+def test_release_records_its_inputs_and_a_rebuild_lists_what_changed(fake, tmp_path):
+    first = make_dist(tmp_path)
+    publisher(fake).release("podman", "6.0.2", first, inputs="1" * 64)
+    assert "<!-- staticbuild-inputs: " + "1" * 64 + " -->" in fake.release(REPO, TAG)["body"]
+    rebuilt = make_dist(tmp_path, seed=5)
+    for sbom_file in rebuilt.glob("*full*.cdx.json"):
+        sbom_file.write_text(sbom_file.read_text().replace('"1.21"', '"1.22"'))
+    write_checksums(rebuilt)
+    publisher(fake).release("podman", "6.0.2", rebuilt, revision=1, inputs="2" * 64)
+    release = fake.release(REPO, f"{TAG}-r1")
+    assert release["name"] == "Podman 6.0.2 (rebuild 1)" and release["_make_latest"] == "true"
+    assert "### Changes since podman-v6.0.2\n\n| component | before | now |\n|---|---|---|\n| crun | 1.21 | 1.22 |" \
+        in release["body"]
+    assert fake.release(REPO, TAG)["body"].count("staticbuild-inputs") == 1, "the first release is untouched"
+
+
+def test_a_rebuild_without_an_earlier_release_is_an_error(fake, tmp_path):
+    with pytest.raises(StaticbuildError, match="podman-v6.0.2-r1 is a rebuild, but no earlier release"):
+        publisher(fake).release("podman", "6.0.2", make_dist(tmp_path), revision=1)
+
+
+def test_release_tags_order_versions_then_rebuilds():
+    from staticbuild.upstream import release_key, release_tag, split_revision
+    assert split_revision("6.0.2-r12") == ("6.0.2", 12) and split_revision("6.0.2") == ("6.0.2", 0)
+    assert release_tag("podman", "6.0.2", 1) == "podman-v6.0.2-r1" and release_tag("podman", "6.0.2") == TAG
+    assert sorted(["6.0.10", "6.0.2-r1", "6.0.2", "6.0.9-r2"], key=release_key) == \
+        ["6.0.2", "6.0.2-r1", "6.0.9-r2", "6.0.10"]

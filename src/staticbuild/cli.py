@@ -225,6 +225,8 @@ import json  # noqa: E402  (these imports are kept with the commands that use th
 
 from . import upstream  # noqa: E402
 from .github import GitHub, Target  # noqa: E402
+from .fetch import SourceCache  # noqa: E402
+from .mirrors import DebianArchive  # noqa: E402
 from .publish import Publisher, keyless_identity  # noqa: E402
 
 
@@ -260,17 +262,37 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     target = Target.from_env(api_url, repo)
     catalog, lock = load(settings)
     with GitHub(target, max_wait=max_wait) as gh:
-        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
+        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force,
+                                catalog, DebianArchive())
+    report = report.judged(catalog, lock)
     out = err if as_json else console
+    lines = []  # also for the run's summary page
     if update_lock:
-        for name, old, new in upstream.update_lock(report, lock, lambda n, v: pin(catalog.get(n), v, lock)):
-            out.print(f"pinned {name} {old or '(none)'} → {new} in {lock.path}")
+        sources = SourceCache(settings.cache)
+
+        def verified_pin(work: Lock, name: str, version: str) -> None:
+            pin(catalog.get(name), version, work, save=False)
+            sources.get(name, work.pins[name])  # the bytes download and match: a build will find them
+        changes, failures = upstream.update_lock(report, lock, verified_pin)
+        lines += [f"pinned {name} {old or '(none)'} → {new}" for name, old, new in changes] + failures
         report = report.relocked(lock)
     else:
         upstream.require_buildable(report)
     print_check(report, out)
+    lines += [f"refused: {reason}" for reason in report.refused()] + list(report.notes)
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
+    write_summary(lines)
     if as_json:
         click.echo(json.dumps(report.matrix(), separators=(",", ":")))
+
+
+def write_summary(lines: list[str]) -> None:
+    """In GitHub Actions, the same lines on the run's summary page, where a person looks first."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and lines:
+        with open(summary, "a") as fh:
+            fh.write("\n".join(f"- {line}" for line in lines) + "\n")
 
 
 def print_check(report: upstream.Report, out: Console) -> None:
@@ -281,8 +303,8 @@ def print_check(report: upstream.Report, out: Console) -> None:
     if report.components:
         table = Table("component", "upstream", "lock", "proposal", title="podman-full runtime helpers")
         for c in report.components:
-            table.add_row(c.name, c.upstream, c.locked or "-",
-                          f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date")
+            proposal = f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date"
+            table.add_row(c.name, c.upstream, c.locked or "-", "refused (below)" if c.refused else proposal)
         out.print(table)
 
 
@@ -292,23 +314,29 @@ def print_check(report: upstream.Report, out: Console) -> None:
 @click.option("--version", required=True, help="The version the bundles in DIRECTORY hold (their SBOMs must agree).")
 @click.option("--target", "commitish", envvar="GITHUB_SHA",
               help="Commit the tag is made at on publishing [default: $GITHUB_SHA, else the default branch].")
+@click.option("--revision", type=click.IntRange(min=0), default=0, show_default=True,
+              help="A rebuild of an already released version with updated components: TOOL-vVERSION-rN.")
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="The cosign public key the release is signed with [default: keyless, by this repository's "
                    "build workflow]; a published release's signatures are verified with it.")
 @github_options
-def release_cmd(tool: str, directory: Path, version: str, commitish: str | None, key: Path | None,
-                api_url: str | None, repo: str | None, max_wait: float) -> None:
+@click.pass_obj
+def release_cmd(settings: Settings, tool: str, directory: Path, version: str, commitish: str | None,
+                revision: int, key: Path | None, api_url: str | None, repo: str | None, max_wait: float) -> None:
     """Publish DIRECTORY's bundles, checksums.txt, signatures and SBOMs as the release TOOL-vVERSION.
 
-    A draft until every asset is up; a re-run resumes; a published release is never changed.
+    A draft until every asset is up; a re-run resumes; a published release is never changed. The notes
+    record what the lock pins for the tool's bundles, so `check` knows when a rebuild is due.
     """
+    catalog, lock = load(settings)
     target = Target.from_env(api_url, repo)
     owner_repo = target.need_repo()
     target.need_token()
     with GitHub(target, max_wait=max_wait) as gh:
         identity = signing.Identity(key=key) if key else keyless_identity(owner_repo, os.environ)
-        outcome = Publisher(gh, owner_repo).release(tool, version, directory, commitish=commitish or None,
-                                                    environ=os.environ, identity=identity, log=console.print)
+        outcome = Publisher(gh, owner_repo).release(
+            tool, version, directory, revision=revision, inputs=upstream.release_inputs(catalog, lock, tool),
+            commitish=commitish or None, environ=os.environ, identity=identity, log=console.print)
     state = "published" if outcome.published else "already published with these exact assets; nothing to do:"
     console.print(f"{state} {outcome.url}", soft_wrap=True, highlight=False)
 

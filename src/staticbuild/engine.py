@@ -66,6 +66,24 @@ def code_digest(builder: type, modules: tuple[ModuleType, ...] = BUILD_PATH) -> 
     return digest.hexdigest()
 
 
+def deps_of(recipe: Recipe) -> list[str]:
+    """The direct dependencies: the recipe's own and the toolchain its stage is compiled with."""
+    toolchain = TOOLCHAIN_OF.get(recipe.stage)
+    return [*([toolchain] if toolchain else []), *recipe.depends]
+
+
+def closure(catalog: Catalog, recipe: Recipe) -> list[str]:
+    """All dependencies, direct and indirect: a static link needs every library below it."""
+    seen: dict[str, None] = {}
+    stack = list(deps_of(recipe))
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen[name] = None
+            stack.extend(deps_of(catalog.get(name)))
+    return sorted(seen)
+
+
 def duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
@@ -79,19 +97,10 @@ class Engine:
 
     # -- planning -------------------------------------------------------------
     def deps_of(self, recipe: Recipe) -> list[str]:
-        toolchain = TOOLCHAIN_OF.get(recipe.stage)
-        return [*([toolchain] if toolchain else []), *recipe.depends]
+        return deps_of(recipe)
 
     def closure(self, recipe: Recipe) -> list[str]:
-        """All dependencies, direct and indirect: a static link needs every library below it."""
-        seen: dict[str, None] = {}
-        stack = list(self.deps_of(recipe))
-        while stack:
-            name = stack.pop()
-            if name not in seen:
-                seen[name] = None
-                stack.extend(self.deps_of(self.catalog.get(name)))
-        return sorted(seen)
+        return closure(self.catalog, recipe)
 
     def plan(self, names: Sequence[str], arches: Sequence[Arch]) -> list[Target]:
         """Every target needed, dependencies first; the same order on every run (ties by arch, then name)."""
@@ -306,7 +315,7 @@ class Engine:
             version = "+".join(f"{n}-{deps[n].manifest['version']}" for n in target.recipe.depends)
             return version, max(r.manifest["source_date_epoch"] for r in deps.values())
         pin = self.lock.pin(target.recipe.name)
-        epoch = extract_source(archive, src, source.subdir)
+        epoch = extract_source(archive, src, source.subdir, label=f"{target.recipe.name} {pin.version} ({source.url})")
         return pin.version, pin.epoch or epoch
 
     def install(self, results: dict[Target, Result], names: Sequence[str], out: Path) -> list[Path]:

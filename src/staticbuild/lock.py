@@ -40,6 +40,7 @@ RULES = {
     "url": f"a location starting with one of {', '.join(s + ':' for s in SCHEMES)} and no spaces",
     "sha256": "64 lowercase hexadecimal digits",
     "subdir": "a relative folder path without '..' (letters, digits and . _ @ + ~ - /)",
+    "digest_only": "true or false",
     "sources": "a list of source locations (url, sha256, optional subdir)",
 }
 # \Z, not $: a pattern is searched, and $ would accept a trailing newline.
@@ -54,6 +55,7 @@ class SourceEntry(msgspec.Struct, forbid_unknown_fields=True):
     url: Url
     sha256: Sha256
     subdir: Subdir = ""
+    digest_only: bool = False
 
 
 class Entry(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,6 +77,9 @@ class PinnedSource:
     url: str
     sha256: str
     subdir: str = ""
+    # True when nothing but this digest vouches for the file: a Go module the checksum
+    # database does not list (an explicit "not found" answer), pinned from the proxy's zip alone
+    digest_only: bool = False
 
     def describe(self) -> str:
         return self.url + (f" ({self.subdir})" if self.subdir else "")
@@ -117,6 +122,10 @@ class Lock:
             raise StaticbuildError(f"lock file {path} is not valid TOML: {exc}") from None
         return cls(path, {name: parse_entry(path, name, entry) for name, entry in data.items()})
 
+    def copy(self) -> Lock:
+        """A working copy to change and save once: a failure half-way leaves the file as it was."""
+        return Lock(self.path, dict(self.pins))
+
     def pin(self, name: str) -> Pin:
         try:
             return self.pins[name]
@@ -151,7 +160,7 @@ def parse_entry(path: Path, name: str, raw: object) -> Pin:
         entry = msgspec.convert(raw, Entry, strict=True)
     except msgspec.ValidationError as exc:
         raise StaticbuildError(where + explain(str(exc))) from None
-    sources = tuple(PinnedSource(s.url, s.sha256, s.subdir) for s in entry.sources)
+    sources = tuple(PinnedSource(s.url, s.sha256, s.subdir, s.digest_only) for s in entry.sources)
     if not sources:
         raise StaticbuildError(f"{where} sources: at least one source location is needed")
     subdirs: dict[str, str] = {}

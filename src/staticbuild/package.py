@@ -18,7 +18,9 @@ from .arch import Arch
 from .atomic import atomic_path
 from .catalog import Catalog
 from .checksums import write_checksums
+from .compat import unmet_needs
 from .engine import Engine, Settings
+from .errors import StaticbuildError
 from .fetch import SourceCache, sha256_of
 from .lock import Lock
 from .sbom import make_sbom
@@ -41,6 +43,9 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
             build_missing: bool = True, console: Console | None = None) -> Packaged:
     engine = Engine(settings, catalog, lock, console)
     names = bundle.components(spec, catalog)
+    unmet = unmet_needs(catalog, {n: lock.pin(n).version for n in names if catalog.get(n).upstream})
+    if unmet:  # e.g. podman 6 with a netavark 3 in the lock: never shipped together
+        raise StaticbuildError(f"{spec.name}: {'; '.join(u.message for u in unmet)}")
     # Completions come from the amd64 build of the tool (run natively), for the arm64 bundle too.
     wanted = [(names, arch), *([([spec.tool], Arch.amd64)] if arch is not Arch.amd64 else [])]
     found = [engine.build(n, [a]) if build_missing else engine.cached(n, [a]) for n, a in wanted]

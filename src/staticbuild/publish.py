@@ -33,7 +33,7 @@ from .checksums import CHECKSUMS, check_checksums
 from .errors import GitHubError, StaticbuildError
 from .fetch import sha256_of
 from .github import GitHub
-from .upstream import release_tag, version_key
+from .upstream import release_key, release_tag, version_key
 
 PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json")
 LATEST_TOOL = "podman"
@@ -114,8 +114,23 @@ def check_tool_version(components: list[tuple[str, str]], tool: str, version: st
                                f"{tool} {version} (staticbuild.lock decides what is built)")
 
 
-def title(tool: str, version: str) -> str:
-    return f"{tool.capitalize()} {version}"
+def title(tool: str, version: str, revision: int = 0) -> str:
+    return f"{tool.capitalize()} {version}" + (f" (rebuild {revision})" if revision else "")
+
+
+COMPONENT_ROW = re.compile(r"^\| ([^|\s]+) \| ([^|\s]+) \|$", re.MULTILINE)
+
+
+def changes(before: str, components: list[tuple[str, str]], previous_tag: str) -> str:
+    """A rebuild's notes: which bundled components changed since the previous release of the version."""
+    old = dict(COMPONENT_ROW.findall(before))
+    old.pop("component", None)
+    new = dict(components)
+    rows = [f"| {n} | {old.get(n, '-')} | {new.get(n, '-')} |" for n in sorted(old.keys() | new.keys())
+            if old.get(n) != new.get(n)]
+    table = "\n".join(["| component | before | now |", "|---|---|---|", *rows]) if rows else \
+        "The bundled components' versions are the same; their pinned sources or the toolchain changed."
+    return f"### Changes since {previous_tag}\n\n{table}\n\n"
 
 
 def release_notes(tool: str, version: str, components: list[tuple[str, str]], repo: str, signed: bool,
@@ -192,14 +207,25 @@ class Publisher:
                 self.gh.pause(attempt)
         raise AssertionError("unreachable")
 
-    def make_latest(self, tool: str, version: str) -> str:
-        """The repository's one "latest" badge: only podman's newest version takes it (an older branch's
+    def make_latest(self, tool: str, version: str, revision: int = 0) -> str:
+        """The repository's one "latest" badge: only podman's newest release takes it (an older branch's
         fix never does, and buildah and skopeo never take it from podman)."""
         if tool != LATEST_TOOL:
             return "false"
         released = [v for r in self.gh.paginate(f"/repos/{self.repo}/releases")
                     if not r.get("draft") and (v := _tool_version(r["tag_name"], tool))]
-        return "true" if all(version_key(version) >= version_key(v) for v in released) else "false"
+        mine = (version_key(version), revision)
+        return "true" if all(mine >= release_key(v) for v in released) else "false"
+
+    def previous_body(self, tool: str, version: str, revision: int) -> tuple[str, str] | None:
+        """(tag, notes) of the newest published release of this version before `revision`."""
+        if not revision:
+            return None
+        for earlier in range(revision - 1, -1, -1):
+            found = self.published(release_tag(tool, version, earlier))
+            if found:
+                return found["tag_name"], found.get("body") or ""
+        return None
 
     # --- assets ---------------------------------------------------------------------------
 
@@ -283,16 +309,23 @@ class Publisher:
 
     # --- the whole release ----------------------------------------------------------------
 
-    def release(self, tool: str, version: str, directory: Path, *, commitish: str | None = None,
-                environ: Mapping[str, str] | None = None, identity: signing.Identity | None = None,
-                log=print) -> Outcome:
+    def release(self, tool: str, version: str, directory: Path, *, revision: int = 0, inputs: str | None = None,
+                commitish: str | None = None, environ: Mapping[str, str] | None = None,
+                identity: signing.Identity | None = None, log=print) -> Outcome:
+        """Publish `directory` as TOOL-vVERSION (or its rebuild -rREVISION); `inputs` is the lock digest
+        (upstream.release_inputs) recorded in the notes, so `check` sees when a rebuild is due."""
         assets = collect_assets(directory)
         require_matching_checksums(directory)
         components = sbom_components([a.path for a in assets if a.name.endswith(".cdx.json")])
         check_tool_version(components, tool, version)
-        tag, name = release_tag(tool, version), title(tool, version)
-        body = release_notes(tool, version, components, self.repo,
-                             any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+        tag, name = release_tag(tool, version, revision), title(tool, version, revision)
+        previous = self.previous_body(tool, version, revision)
+        if revision and previous is None:
+            raise StaticbuildError(f"{tag} is a rebuild, but no earlier release of {tool} {version} is published")
+        body = (changes(previous[1], components, previous[0]) if previous else "") + release_notes(
+            tool, version, components, self.repo, any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+        if inputs:
+            body += f"\n<!-- staticbuild-inputs: {inputs} -->\n"
 
         done = self.published(tag)
         if done:
@@ -329,7 +362,7 @@ class Publisher:
             raise StaticbuildError(f"the draft release {tag} is not complete: {'; '.join(problems)}")
         final = self.gh.json("PATCH", f"/repos/{self.repo}/releases/{draft['id']}",
                              json={"tag_name": tag, "name": name, "body": body, "draft": False,
-                                   "make_latest": self.make_latest(tool, version)})
+                                   "make_latest": self.make_latest(tool, version, revision)})
         return Outcome(final["html_url"], published=True)
 
 

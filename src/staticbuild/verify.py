@@ -20,7 +20,7 @@ from .arch import Arch
 from .archive import is_archive, open_tar
 from .catalog import Catalog
 from .errors import StaticbuildError
-from .extract import UNREADABLE, check_members, one_line
+from .extract import UNREADABLE, check_members, one_line, safe_extractall
 
 # Strings mimalloc's code always carries, also in a stripped binary.
 MIMALLOC_MARKERS = (b"mimalloc: ", b"MIMALLOC_")
@@ -199,7 +199,7 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
                 try:
                     with open_tar(path) as tar:
                         check_members(tar, dest)
-                        tar.extractall(dest, filter="data")
+                        safe_extractall(tar, dest)
                 except UNREADABLE as exc:
                     raise StaticbuildError(f"{path}: not a readable archive ({one_line(exc)})") from None
                 # a symlink (systemd's generator links) is its target's second name, not another binary
