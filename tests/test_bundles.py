@@ -25,7 +25,9 @@ from staticbuild.archive import open_tar
 from staticbuild import systemd_units
 from staticbuild.bundle import BUILDAH_HELPERS, BUNDLES, FULL_HELPERS
 from staticbuild.checksums import CHECKSUMS
+from staticbuild.fetch import SourceCache
 from staticbuild.package import package
+from staticbuild.source_files import files_under
 
 pytestmark = [pytest.mark.build, pytest.mark.full]
 PODMAN, BUILDAH, SKOPEO = "podman-v6.0.2", "buildah-v1.44.1", "skopeo-v1.19.0"
@@ -89,6 +91,17 @@ def test_both_arches_carry_the_same_completions_and_units(dist):
     amd64 = texts("amd64")
     assert len(amd64) == 3 + len(UNITS) and amd64 == texts("arm64")
     assert b"__start_podman" in amd64[f"{PODMAN}/share/bash-completion/completions/podman"]
+
+
+def test_podman_completions_are_upstreams(dist, lock, settings):
+    """Generated in remote mode (no cgroup check), they equal the scripts upstream commits in completions/."""
+    archive, source = SourceCache(settings.cache).get("podman", lock.pin("podman"))
+    upstream = files_under(archive, source.subdir, "completions")
+    with open_tar(dist / "podman-full-linux-amd64.tar.zst") as tar:
+        for ours, theirs in (("bash-completion/completions/podman", "bash/podman"),
+                             ("zsh/site-functions/_podman", "zsh/_podman"),
+                             ("fish/vendor_completions.d/podman.fish", "fish/podman.fish")):
+            assert tar.extractfile(f"{PODMAN}/share/{ours}").read() == upstream[theirs], ours  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("arch", list(Arch), ids=lambda a: a.name)
