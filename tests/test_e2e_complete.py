@@ -2,7 +2,7 @@
 netavark's nft lookup, fusermount3 and the completions, from bundles unpacked like a user does.
 
 systemd is not PID 1 on these machines: generated units are checked with `systemd-analyze
-verify`, and `podman quadlet install` talks to a private session bus (dbus-run-session).
+verify`, and `podman quadlet install` talks to a bus daemon standing in for the user's systemd.
 Prefixes are laid out in private mount namespaces (a tmpfs on /usr/local, a chroot for /),
 so nothing is installed on the machine itself.
 """
@@ -94,18 +94,24 @@ def test_rootless_quadlet_in_home_local(dist, tmp_path):
         chown_tree(home, user)
         env = {"HOME": str(home), "USER": user, "XDG_RUNTIME_DIR": str(home / ".run")}
         podman = home / ".local/bin/podman"
-        script = f"""
-dbus-run-session -- {podman} quadlet install --reload-systemd=false {home}/web.container
-echo "listed: $(dbus-run-session -- {podman} quadlet list --format '{{{{.Name}}}}')"
+        # podman reaches the user's systemd through $XDG_RUNTIME_DIR/systemd/private; a plain bus
+        # daemon listening there lets `quadlet install` run (no reload: nothing would answer it).
+        script = f"""mkdir -p {home}/.run/systemd
+dbus-daemon --session --address=unix:path={home}/.run/systemd/private --nofork --nopidfile &
+bus=$!
+trap 'kill $bus' EXIT
+while [ ! -S {home}/.run/systemd/private ]; do sleep 0.1; done
+{podman} quadlet install --reload-systemd=false {home}/web.container
+echo "printed: $({podman} quadlet print web.container | grep -c '^Exec=httpd')"
 {home}/.local/lib/podman/quadlet -user -dryrun 2>/dev/null > {home}/dryrun.txt
 mv {home}/.local/lib/podman/quadlet {home}/quadlet.away
-dbus-run-session -- {podman} quadlet install --reload-systemd=false {home}/web.container 2>&1 || true
+{podman} quadlet install --reload-systemd=false --replace {home}/web.container 2>&1 || true
 """
         proc = in_cgroup2_namespace(["sh", "-ec", script], env=env, user=user, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         installed = home / ".config/containers/systemd/web.container"
         assert installed.read_text() == CONTAINER
-        assert "listed: web.container" in proc.stdout
+        assert "printed: 1" in proc.stdout
         assert "Quadlet may not be installed" in proc.stdout  # without the bundle's quadlet, podman says so
         unit = (home / "dryrun.txt").read_text()
         assert exec_start(unit) == str(podman)
@@ -184,10 +190,11 @@ sleep 1
 echo "by name: $(p run --rm --network nftnet {IMAGE} wget -qO- http://web:8080/)"
 mv {bundled} {tmp_path}/nft.away
 p run --rm --network nftnet {IMAGE} true 2>&1 || echo "without nft: failed"
+mv {tmp_path}/nft.away {bundled}  # the clean-up takes the network down through nft too
 """
     out = run_script(script, env={"HOME": str(tmp_path), "CONTAINERS_CONF_OVERRIDE": str(override(tmp_path))}).stdout
     assert "by name: hello-from-httpd" in out
-    assert "without nft: failed" in out and "nft" in out.split("by name:")[1]
+    assert "without nft: failed" in out and 'unable to execute "nft"' in out  # the host's is really hidden
     calls = (tmp_path / "nft.log").read_text()
     assert "-j" in calls  # netavark's JSON interface went through the nft beside it
 
@@ -228,22 +235,28 @@ echo "after -u: $(grep -c ' {home}/merged ' /proc/self/mounts || true)"
 
 
 # -- completions ---------------------------------------------------------------------------
-COMPLETE = """. /usr/share/bash-completion/bash_completion
+LOAD = """. /usr/share/bash-completion/bash_completion
 for tool in podman buildah skopeo; do
   __load_completion $tool || echo "no completion for $tool"
   complete -p $tool
 done
+"""
+# Outside an interactive completion bash refuses `compopt` (the scripts call it): that
+# harness-only complaint is why loading and completing run apart.
+COMPLETE = """. /usr/share/bash-completion/bash_completion
+__load_completion podman && __load_completion skopeo
 COMP_WORDS=(podman ru); COMP_CWORD=1; COMP_LINE="podman ru"; COMP_POINT=9
-__start_podman podman ru podman
+__start_podman podman ru podman 2>/dev/null
 echo "podman ru: ${COMPREPLY[*]}"
 COMP_WORDS=(skopeo ins); COMP_CWORD=1; COMP_LINE="skopeo ins"; COMP_POINT=10
-__start_skopeo skopeo ins skopeo
+__start_skopeo skopeo ins skopeo 2>/dev/null
 echo "skopeo ins: ${COMPREPLY[*]}"
 """
 
 
 @pytest.mark.parametrize("where", ["usr-local", "home-local"])
 def test_bash_loads_the_completions_from_the_prefix(dist, tmp_path, where):
+    """bash-completion's own loader finds them; completing asks the bundle's binaries."""
     if not Path("/usr/share/bash-completion/bash_completion").exists():
         pytest.fail("bash-completion is missing: `make setup` installs it")
     home = tmp_path / "home"
@@ -251,15 +264,23 @@ def test_bash_loads_the_completions_from_the_prefix(dist, tmp_path, where):
     prefix = "/usr/local" if where == "usr-local" else f"{home}/.local"
     unpack = "\n".join(f"tar -C {prefix} --strip-components=1 -xf {dist / name}" for name in
                        (FULL, "buildah-linux-amd64.tar.zst", "skopeo-linux-amd64.tar.zst"))
+    (tmp_path / "load.bash").write_text(LOAD)
     (tmp_path / "complete.bash").write_text(COMPLETE)
-    script = f"""{'mount -t tmpfs tmpfs /usr/local' if where == 'usr-local' else f'mkdir -p {prefix}'}
+    bash = f"env -i HOME={home} PATH={prefix}/bin:/usr/bin:/bin bash --norc --noprofile"
+    # podman completes through `podman __complete`, which needs the cgroup2 view (see podman_helpers)
+    script = f"""{CGROUP2}
+{'mount -t tmpfs tmpfs /usr/local' if where == 'usr-local' else f'mkdir -p {prefix}'}
 {unpack}
-exec env -i HOME={home} PATH={prefix}/bin:/usr/bin:/bin bash --norc --noprofile {tmp_path}/complete.bash
+{bash} {tmp_path}/load.bash 2>{tmp_path}/load.err
+echo ---
+{bash} {tmp_path}/complete.bash
 """
     proc = subprocess.run(["unshare", "-m", "sh", "-ec", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "load.err").read_text() == ""  # sourced without a single complaint
+    loaded, completed = proc.stdout.split("---\n")
     for tool in ("podman", "buildah", "skopeo"):
-        assert f"-F __start_{tool} {tool}" in proc.stdout
-    assert "no completion" not in proc.stdout
-    assert re.search(r"^podman ru: .*\brun\b", proc.stdout, re.M), proc.stdout
-    assert re.search(r"^skopeo ins: inspect\b", proc.stdout, re.M), proc.stdout
+        assert f"-F __start_{tool} {tool}" in loaded
+    assert "no completion" not in loaded
+    assert re.search(r"^podman ru: .*\brun\b", completed, re.M), completed
+    assert re.search(r"^skopeo ins: inspect\b", completed, re.M), completed
