@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from fuse_helpers import DEVICE_FIX
 from oci_helpers import BUSYBOX, write_layout
 from podman_helpers import chown_tree, in_cgroup2_namespace, unprivileged_user, user_env
 
@@ -31,9 +32,6 @@ pytestmark = [pytest.mark.build, pytest.mark.full, pytest.mark.e2e]
 IMAGE = "localhost/busybox:e2e"
 CONTAINER_PACKAGES = ("podman", "buildah", "skopeo", "crun", "runc", "conmon", "netavark", "aardvark-dns",
                       "fuse-overlayfs", "catatonit", "passt", "containers-common", "golang-github-containers-common")
-DEVICE_FIX = """mount -t tmpfs -o dev,mode=755 tmpfs "$DEVDIR"
-mkdir "$DEVDIR/net" && mknod -m 666 "$DEVDIR/fuse" c 10 229 && mknod -m 666 "$DEVDIR/net/tun" c 10 200
-mount --bind "$DEVDIR/fuse" /dev/fuse && mount --bind "$DEVDIR/net/tun" /dev/net/tun"""
 
 
 @pytest.fixture(scope="module")
