@@ -104,7 +104,8 @@ def test_libfuse_installs_its_library_headers_and_helpers_without_privileges(run
     engine, results, _ = runtime
     dest = results[Target(engine.catalog.get("fuse3"), arch)].dest
     installed = {p.relative_to(dest).parts[:2] for p in dest.rglob("*") if p.is_file()}
-    assert installed == {("usr", "include"), ("usr", "lib"), ("usr", "bin"), ("usr", "sbin"), ("etc", "fuse.conf")}
+    assert installed == {("usr", "include"), ("usr", "lib"), ("usr", "bin"), ("usr", "sbin"), ("usr", "share"),
+                         ("etc", "fuse.conf")}  # share: the helpers' man pages
     assert (dest / "usr/lib/libfuse3.a").exists() and not list(dest.rglob("*.so*"))
     assert (dest / "usr/bin/fusermount3").stat().st_mode & 0o7000 == 0
 
@@ -113,10 +114,10 @@ def test_fusermount3_mounts_for_an_unprivileged_user_only_when_setuid(runtime, t
     if os.geteuid() != 0 or not Path("/dev/fuse").exists():
         pytest.skip("needs root (to add a user and set the setuid bit) and /dev/fuse")
     _, _, out = runtime
-    bindir = tmp_path / "bin"  # a copy: the setuid bit goes on it, not on the build's output
-    bindir.mkdir()
-    for name in ("fuse-overlayfs", "fusermount3"):
-        shutil.copy(out / "amd64" / "bin" / name, bindir / name)
     with unprivileged_user() as (user, home):
+        bindir = home / "bin"  # copies the user can reach (pytest's folders are root's only); setuid goes on them
+        bindir.mkdir()
+        for name in ("fuse-overlayfs", "fusermount3"):
+            shutil.copy(out / "amd64" / "bin" / name, bindir / name)
         output = mount_as_user(bindir, user, home, tmp_path)
     assert_setuid_story(output)
