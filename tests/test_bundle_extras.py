@@ -14,7 +14,7 @@ import pytest
 
 from staticbuild import completions, systemd_units
 from staticbuild.archive import EXECUTABLE, Entry, symlink, write_tar
-from staticbuild.bundle import find_bundle
+from staticbuild.bundle import BUNDLES, find_bundle
 from staticbuild.errors import SourceError, StaticbuildError
 from staticbuild.fetch import SourceCache
 from staticbuild.source_files import files_under
@@ -140,3 +140,4 @@ def test_podman_full_declares_quadlet_fusermount3_and_units():
     full = find_bundle("podman", "full")
     assert "quadlet" in full.helpers and "fusermount3" in full.bin and full.systemd
     assert not find_bundle("podman", "minimal").systemd
+    assert all(spec.completions for spec in BUNDLES)  # every tool prints its own

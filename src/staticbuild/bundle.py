@@ -40,6 +40,7 @@ class BundleSpec:
     config: tuple[str, ...]  # files of bundle_config/ installed in etc/containers/
     helpers: tuple[str, ...] = ()  # binary names installed in lib/podman/
     systemd: bool = False  # podman's units and quadlet's generator links in lib/systemd/
+    completions: bool = False  # `TOOL completion SHELL` scripts in share/ (the tool must have that command)
 
     @property
     def name(self) -> str:
@@ -55,12 +56,12 @@ class BundleSpec:
 BUNDLES = (
     # fusermount3 goes on $PATH, where libfuse looks for it (after its own /usr/bin).
     BundleSpec("podman", "full", bin=("podman", "fuse-overlayfs", "fusermount3"), config=ALL_CONFIG,
-               helpers=FULL_HELPERS, systemd=True),
-    BundleSpec("podman", "minimal", bin=("podman",), config=ALL_CONFIG),
+               helpers=FULL_HELPERS, systemd=True, completions=True),
+    BundleSpec("podman", "minimal", bin=("podman",), config=ALL_CONFIG, completions=True),
     # buildah sets up its network backend even for `buildah from scratch`, and `buildah run`
     # needs a runtime: without these the bundle could not build anything on a bare machine.
-    BundleSpec("buildah", None, bin=("buildah",), config=ALL_CONFIG, helpers=BUILDAH_HELPERS),
-    BundleSpec("skopeo", None, bin=("skopeo",), config=("policy.json", "registries.conf")),
+    BundleSpec("buildah", None, bin=("buildah",), config=ALL_CONFIG, helpers=BUILDAH_HELPERS, completions=True),
+    BundleSpec("skopeo", None, bin=("skopeo",), config=("policy.json", "registries.conf"), completions=True),
 )
 DEFAULT_VARIANT = {"podman": "full"}
 
@@ -114,9 +115,11 @@ def generated(spec: BundleSpec, results: dict[str, Result], amd64_results: dict[
               sources: SourceCache) -> list[Entry]:
     """Files made at package time: completions from the amd64 tool, units from podman's pinned source."""
     top = top_folder(spec, results[spec.tool].manifest["version"])
-    tool = amd64_results[spec.tool]
-    binary = next(b for b in tool.target.recipe.binaries_for("amd64") if b.rsplit("/", 1)[-1] == spec.tool)
-    files = completions.entries(top, spec.tool, tool.dest / binary)
+    files = []
+    if spec.completions:
+        tool = amd64_results[spec.tool]
+        binary = next(b for b in tool.target.recipe.binaries_for("amd64") if b.rsplit("/", 1)[-1] == spec.tool)
+        files += completions.entries(top, spec.tool, tool.dest / binary)
     if spec.systemd:
         archive, source = sources.get("podman", lock.pin("podman"))
         files += systemd_units.entries(top, files_under(archive, source.subdir, systemd_units.CONTRIB))

@@ -47,7 +47,7 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
     if unmet:  # e.g. podman 6 with a netavark 3 in the lock: never shipped together
         raise StaticbuildError(f"{spec.name}: {'; '.join(u.message for u in unmet)}")
     # Completions come from the amd64 build of the tool (run natively), for the arm64 bundle too.
-    wanted = [(names, arch), *([([spec.tool], Arch.amd64)] if arch is not Arch.amd64 else [])]
+    wanted = [(names, arch), *([([spec.tool], Arch.amd64)] if spec.completions and arch is not Arch.amd64 else [])]
     found = [engine.build(n, [a]) if build_missing else engine.cached(n, [a]) for n, a in wanted]
     results = {target.recipe.name: result for target, result in found[0].items()}  # the whole closure
     amd64 = {target.recipe.name: result for target, result in found[-1].items()}
