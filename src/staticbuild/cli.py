@@ -249,10 +249,14 @@ def github_options(command):
               help='Print only the build matrix {"include": [{"tool", "version"}, ...]} on stdout (the table '
                    "goes to stderr).")
 @click.option("--update-lock", is_flag=True, help="Pin the proposed versions in the lock file (as `staticbuild pin`).")
+@click.option("--outputs", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write matrix=, count=, bump= (a lock update is due) and changed= (the lock was updated) "
+                   "lines to this file (in a workflow: $GITHUB_OUTPUT).")
 @github_options
 @click.pass_obj
 def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, force: bool, as_json: bool,
-              update_lock: bool, api_url: str | None, repo: str | None, max_wait: float) -> None:
+              update_lock: bool, outputs: Path | None, api_url: str | None, repo: str | None,
+              max_wait: float) -> None:
     """Compare upstream's newest stable podman, buildah and skopeo with this repository's releases.
 
     Also proposes podman-full's runtime helpers (crun, conmon, netavark, aardvark-dns,
@@ -267,6 +271,7 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     report = report.judged(catalog, lock)
     out = err if as_json else console
     lines = []  # also for the run's summary page
+    bump_due, changes = bool(report.lock_updates()), []
     if update_lock:
         sources = SourceCache(settings.cache)
 
@@ -283,8 +288,13 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     for line in lines:
         out.print(line, soft_wrap=True, markup=False, highlight=False)
     write_summary(lines)
+    matrix = json.dumps(report.matrix(), separators=(",", ":"))
+    if outputs:
+        with outputs.open("a") as fh:
+            fh.write(f"matrix={matrix}\ncount={len(report.matrix()['include'])}\n"
+                     f"bump={str(bump_due).lower()}\nchanged={str(bool(changes)).lower()}\n")
     if as_json:
-        click.echo(json.dumps(report.matrix(), separators=(",", ":")))
+        click.echo(matrix)
 
 
 def write_summary(lines: list[str]) -> None:
