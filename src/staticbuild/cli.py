@@ -21,9 +21,11 @@ from .catalog import Catalog
 from .checksums import check_checksums, write_checksums
 from .engine import ALLOCATORS, Engine, Settings
 from .errors import BuildError, StaticbuildError
+from .fetch import SourceCache
 from .lock import Lock
 from .package import package
 from .pinning import pin
+from .sources import write_sources
 from .verify import Report, expand, verify_file
 
 console = Console()
@@ -157,6 +159,20 @@ def package_cmd(settings: Settings, tool: str, arches: list[Arch], variant: str 
                       f"and {done.sbom.name}")
 
 
+@cli.command("sources")
+@click.argument("tool")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.pass_obj
+def sources_cmd(settings: Settings, tool: str, out: Path) -> None:
+    """Write TOOL's corresponding source (every pinned source archive of its bundles, the patches, the lock
+    entries, how to rebuild) as OUT/TOOL-vVERSION-sources.tar.zst, and rewrite OUT/checksums.txt."""
+    find_bundle(tool, None)  # a known tool, or one line saying which are
+    catalog, lock = load(settings)
+    path = write_sources(catalog, lock, tool, out, SourceCache(settings.cache))
+    write_checksums(out)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @cli.command("checksums")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def checksums_cmd(folder: Path) -> None:
@@ -225,7 +241,6 @@ import json  # noqa: E402  (these imports are kept with the commands that use th
 
 from . import upstream  # noqa: E402
 from .github import GitHub, Target  # noqa: E402
-from .fetch import SourceCache  # noqa: E402
 from .mirrors import DebianArchive  # noqa: E402
 from .publish import Publisher, keyless_identity  # noqa: E402
 
