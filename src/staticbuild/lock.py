@@ -41,6 +41,7 @@ RULES = {
     "sha256": "64 lowercase hexadecimal digits",
     "subdir": "a relative folder path without '..' (letters, digits and . _ @ + ~ - /)",
     "digest_only": "true or false",
+    "signed_by": "an OpenPGP key fingerprint (40 or 64 uppercase hexadecimal digits)",
     "sources": "a list of source locations (url, sha256, optional subdir)",
 }
 # \Z, not $: a pattern is searched, and $ would accept a trailing newline.
@@ -49,6 +50,7 @@ Epoch = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH)]
 Url = Annotated[str, msgspec.Meta(pattern=rf"^({'|'.join(SCHEMES)}):[!-~]{{1,2000}}\Z")]
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
 Subdir = Annotated[str, msgspec.Meta(pattern=r"^\Z|^[A-Za-z0-9._@+~-]+(/[A-Za-z0-9._@+~-]+)*\Z")]
+Fingerprint = Annotated[str, msgspec.Meta(pattern=r"^\Z|^[0-9A-F]{40}([0-9A-F]{24})?\Z")]
 
 
 class SourceEntry(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,6 +58,7 @@ class SourceEntry(msgspec.Struct, forbid_unknown_fields=True):
     sha256: Sha256
     subdir: Subdir = ""
     digest_only: bool = False
+    signed_by: Fingerprint = ""
 
 
 class Entry(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,6 +83,8 @@ class PinnedSource:
     # True when nothing but this digest vouches for the file: a Go module the checksum
     # database does not list (an explicit "not found" answer), pinned from the proxy's zip alone
     digest_only: bool = False
+    # the upstream key (keys/<component>.asc) whose detached signature of this file verified at pin time
+    signed_by: str = ""
 
     def describe(self) -> str:
         return self.url + (f" ({self.subdir})" if self.subdir else "")
@@ -160,7 +165,7 @@ def parse_entry(path: Path, name: str, raw: object) -> Pin:
         entry = msgspec.convert(raw, Entry, strict=True)
     except msgspec.ValidationError as exc:
         raise StaticbuildError(where + explain(str(exc))) from None
-    sources = tuple(PinnedSource(s.url, s.sha256, s.subdir, s.digest_only) for s in entry.sources)
+    sources = tuple(PinnedSource(s.url, s.sha256, s.subdir, s.digest_only, s.signed_by) for s in entry.sources)
     if not sources:
         raise StaticbuildError(f"{where} sources: at least one source location is needed")
     subdirs: dict[str, str] = {}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import openpgp
 from .errors import SourceError, StaticbuildError, ToolMissingError
 from .fetch import NotAvailable, download, sha256_of
 from .lock import Lock, Pin, PinnedSource
@@ -33,7 +34,7 @@ def _hash_download(fetch: Callable[[Path], None]) -> str:
         return sha256_of(path)
 
 
-def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resolution:
+def resolve(upstream: Upstream, version: str, debian: DebianArchive, component: str = "") -> Resolution:
     names = template_vars(version)
     try:
         if upstream.debian:
@@ -44,8 +45,10 @@ def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resoluti
                 return Resolution(upstream, None, f"{filename} is not in apt's deb-src indexes")
             if len(digests) > 1:
                 raise StaticbuildError(f"{filename} has different digests in different suites: {sorted(digests)}")
-            return Resolution(upstream, PinnedSource(f"debian:{package}/{filename}", digests.pop(), upstream.subdir),
-                              "digest from apt's signed Sources index")
+            source = PinnedSource(f"debian:{package}/{filename}", digests.pop(), upstream.subdir)
+            return Resolution(upstream, *signed(component, source, "digest from apt's signed Sources index",
+                                                lambda p: download(debian.url_for(package, filename, source.sha256), p),
+                                                lambda p: debian_signature(debian, package, filename, p)))
         if upstream.gomod:
             holder: list = []
             digest = _hash_download(lambda p: holder.append(fetch_gomod(upstream.gomod, f"v{version}", p)))
@@ -64,11 +67,43 @@ def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resoluti
         assert upstream.url
         url = upstream.url.format(**names)
         digest = _hash_download(lambda p: download(url, p))
-        return Resolution(upstream, PinnedSource(url, digest, upstream.subdir), "downloaded and hashed now")
+        return Resolution(upstream, *signed(component, PinnedSource(url, digest, upstream.subdir),
+                                            "downloaded and hashed now", lambda p: download(url, p),
+                                            lambda p: download(f"{url}.asc", p)))
     except (NotAvailable, SourceError) as exc:
         return Resolution(upstream, None, str(exc))
     except ToolMissingError as exc:  # no go or cargo here: that location is skipped, the others still count
         return Resolution(upstream, None, f"skipped: {exc}")
+
+
+def debian_signature(debian: DebianArchive, package: str, filename: str, dest: Path) -> None:
+    """Upstream's detached signature as Debian's pool carries it (listed in Sources with its own digest)."""
+    listed = debian.find(package, f"{filename}.asc")
+    if not listed:
+        raise NotAvailable("no upstream signature in Debian's pool")
+    download(listed[0].url, dest)
+    if sha256_of(dest) != listed[0].sha256:
+        raise StaticbuildError(f"{filename}.asc from Debian's pool does not match its Sources digest")
+
+
+def signed(component: str, source: PinnedSource, note: str, fetch_file: Callable[[Path], None],
+           fetch_signature: Callable[[Path], None]) -> tuple[PinnedSource, str]:
+    """The location (and its note) with upstream's signature checked against keys/<component>.asc where
+    there is a key and the signature can be had; a signature that does not verify stops the pin."""
+    key = openpgp.key_for(component)
+    if key is None:
+        return source, note
+    with tempfile.TemporaryDirectory(prefix="staticbuild-sig-") as tmp:
+        signature, file = Path(tmp) / "file.asc", Path(tmp) / "file"
+        try:
+            fetch_signature(signature)
+        except (NotAvailable, SourceError) as exc:
+            return source, f"{note}; upstream signature not checked ({exc})"
+        fetch_file(file)
+        if sha256_of(file) != source.sha256:
+            raise StaticbuildError(f"{source.url}: the file downloaded for the signature check has another digest")
+        fingerprint = openpgp.verify(file, signature, key)
+    return replace(source, signed_by=fingerprint), f"{note}; upstream signature by {fingerprint[-16:]}"
 
 
 def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None = None,
@@ -84,7 +119,7 @@ def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None =
     debian = debian or DebianArchive()
     previous = lock.pins.get(recipe.name)
     kept = {s.url: s for s in previous.sources} if previous and previous.version == version else {}
-    resolutions = [resolve(u, version, debian) for u in recipe.upstream]
+    resolutions = [resolve(u, version, debian, recipe.name) for u in recipe.upstream]
     sources = []
     for r, upstream in zip(resolutions, recipe.upstream):
         if r.source:
