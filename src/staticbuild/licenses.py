@@ -13,8 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,6 +23,7 @@ from .context import Result
 from .errors import StaticbuildError
 from .fetch import SourceCache
 from .sbom import crates, go_modules
+from .source_files import tree
 from .toolchain import RUSTC, require
 
 # File names that hold licence texts, at the top of a source tree or in its LICENSES/ folder (REUSE).
@@ -49,24 +48,8 @@ def is_license_file(relative: PurePosixPath) -> bool:
 
 def archive_texts(archive: Path, subdir: str = "") -> list[tuple[str, bytes]]:
     """Licence files at the top of the source tree in a tarball or zip (its single top folder, or subdir)."""
-    def relative(name: str) -> PurePosixPath | None:
-        parts = PurePosixPath(name).parts[1:]  # below the top folder
-        root = PurePosixPath(subdir).parts if subdir else ()
-        return PurePosixPath(*parts[len(root):]) if parts[:len(root)] == root and len(parts) > len(root) else None
-    found = []
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                rel = relative(info.filename)
-                if rel and not info.is_dir() and is_license_file(rel):
-                    found.append((str(rel).replace("LICENSES/", "LICENSES-"), zf.read(info)))
-    else:
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                rel = relative(member.name)
-                if rel and member.isfile() and is_license_file(rel):
-                    found.append((str(rel).replace("LICENSES/", "LICENSES-"), tar.extractfile(member).read()))
-    return sorted(found)
+    return sorted((name.replace("LICENSES/", "LICENSES-"), data) for name, data in tree(archive, subdir).items()
+                  if is_license_file(PurePosixPath(name)))
 
 
 def remembered_texts(memo: Path, key: str, read: Callable[[], list[tuple[str, bytes]]]) -> list[tuple[str, bytes]]:

@@ -31,11 +31,17 @@ def _root(names: list[str], subdir: str) -> str:
     return f"{top}{subdir.strip('/')}/" if subdir else top
 
 
+def tree(archive: Path, subdir: str = "") -> dict[str, bytes]:
+    """Every file of the source tree a build sees, by its path in that tree."""
+    members = _members(archive)
+    prefix = _root(list(members), subdir)
+    return {name.removeprefix(prefix): data for name, data in members.items() if name.startswith(prefix)}
+
+
 def files_under(archive: Path, subdir: str, folder: str) -> dict[str, bytes]:
     """The files below `folder` of the source tree, by their path relative to `folder`."""
-    members = _members(archive)
-    prefix = _root(list(members), subdir) + folder.strip("/") + "/"
-    found = {name.removeprefix(prefix): data for name, data in members.items() if name.startswith(prefix)}
+    prefix = folder.strip("/") + "/"
+    found = {name.removeprefix(prefix): data for name, data in tree(archive, subdir).items() if name.startswith(prefix)}
     if not found:
         raise SourceError(f"{archive.name}: the source has no files under {folder}/")
     return found
