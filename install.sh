@@ -10,7 +10,8 @@
 # POSIX sh (dash, busybox sh, bash); needs curl or wget, zstd, tar, awk, sha256sum (or shasum
 # or openssl); cosign to check signatures. Environment: STATICBUILD_REPO (OWNER/NAME),
 # GITHUB_API_URL, GITHUB_TOKEN (optional), STATICBUILD_IDENTITY (the signer's certificate
-# identity, a regular expression), STATICBUILD_OIDC_ISSUER, STATICBUILD_HOST_ROOT (--check
+# identity, a regular expression), STATICBUILD_OIDC_ISSUER, STATICBUILD_KEY (as --key),
+# STATICBUILD_HOST_ROOT (--check
 # reads the host under this folder). Exit status: 0 done, 1 an error (one line on stderr);
 # --check: 0 nothing blocks, 2 something blocks rootless use, 3 something blocks root use.
 #
@@ -54,13 +55,14 @@ options:
   --force                replace files that this script did not install
   --arch amd64|arm64     default: this machine's
   --user NAME            --check: the user who will run rootless containers
-environment: STATICBUILD_REPO=OWNER/NAME, GITHUB_API_URL, GITHUB_TOKEN, STATICBUILD_IDENTITY
+environment: STATICBUILD_REPO=OWNER/NAME, GITHUB_API_URL, GITHUB_TOKEN, STATICBUILD_IDENTITY, STATICBUILD_KEY
 EOF
 }
 
 # --- arguments -----------------------------------------------------------------------------
 
-TOOL='' VERSION='' VARIANT='' PREFIX='' ARCH='' KEY='' CHECK_USER=''
+TOOL='' VERSION='' VARIANT='' PREFIX='' ARCH='' CHECK_USER=''
+KEY=${STATICBUILD_KEY:-}  # --key, for scripts that install from a key-pair signed fork
 MODE=install UPGRADE=0 FORCE=0 REQUIRE_SIG=0 VARIANT_GIVEN=0
 
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
@@ -327,7 +329,7 @@ END { for (a in name) print name[a] "\t" url[a] }' "$WORK/releases" | sort
 
 released_tools() {
   awk -F '\t' '$1 ~ /\/tag_name$/ && $2 ~ /-v[0-9]/ { t = $2; sub(/-v[0-9].*$/, "", t); seen[t] = 1 }
-    END { for (t in seen) printf "%s%s", sep, t; sep = ", " }' "$WORK/releases" | sed 's/, $//'
+    END { for (t in seen) print t }' "$WORK/releases" | sort | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $0 }'
 }
 
 # --- downloading and checking --------------------------------------------------------------
@@ -417,7 +419,7 @@ unpack() {  # BUNDLE
       "$up_top"/*) ;;
       *) die "$BUNDLE: member $up_m is outside $up_top/; nothing was changed" ;;
     esac
-    case /$up_m/ in
+    case /${up_m%/}/ in  # a folder entry ends in /
       *[!A-Za-z0-9._@+/-]*|*/../*|*/./*|*//*) die "$BUNDLE: refusing member name '$up_m'; nothing was changed" ;;
     esac
   done <"$WORK/members"

@@ -46,11 +46,12 @@ def replace_asset(fake, release: dict, name: str, data: bytes) -> None:
     asset["_data"], asset["size"] = data, len(data)
 
 
-def installer_env(fake, path: str | None = None, **extra: str) -> dict[str, str]:
-    """A small, explicit environment: no token unless asked, this machine's PATH unless given."""
+def installer_env(fake, path: str | None = None, key: Path | None = None, **extra: str) -> dict[str, str]:
+    """A small, explicit environment: no token unless asked, this machine's PATH unless given; with
+    `key`, signatures are checked against that public key (STATICBUILD_KEY, as --key)."""
     env = {"PATH": path or os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
            "GITHUB_API_URL": fake.url, "STATICBUILD_REPO": RELEASE_REPO, "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
-    return env | extra
+    return env | ({"STATICBUILD_KEY": str(key)} if key else {}) | extra
 
 
 def run_installer(*args: str, env: dict[str, str], shell: str = "dash", script: Path = INSTALLER,
