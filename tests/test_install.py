@@ -627,3 +627,168 @@ def test_a_hostile_bundle_is_refused(github, env, cosign_keys, tmp_path):
     proc = run_installer("catatonit", "--prefix", str(tmp_path / "p"), env=env | {"STATICBUILD_REPO": "hostile/repo"})
     assert "link bin/catatonit -> ../../../../../etc/passwd leaves the bundle" in one_error_line(proc)
     assert not (tmp_path / "p").exists()
+
+
+# --- the full suite: podman-full on a bare Debian, as root and as a user ------------------------
+
+PODMAN_BUNDLES = ("podman-full-linux-amd64.tar.zst", "podman-minimal-linux-amd64.tar.zst")
+IMAGE = "localhost/busybox:install"
+USER_IN_ROOT = "alice"
+
+
+@pytest.fixture(scope="module")
+def podman_release(settings, catalog, lock, cosign_keys, tmp_path_factory) -> Path:
+    """podman-full and podman-minimal for amd64 from the real pipeline, signed, with install.sh."""
+    from staticbuild.bundle import find_bundle
+    dist = tmp_path_factory.mktemp("podman-dist")
+    with no_emulation():
+        for variant in ("full", "minimal"):
+            package(settings, catalog, lock, find_bundle("podman", variant), Arch.amd64, dist,
+                    console=Console(stderr=True))
+    return release_dir([dist / name for name in PODMAN_BUNDLES], tmp_path_factory.mktemp("podman-release"), cosign_keys[0])
+
+
+@pytest.fixture(scope="module")
+def bare_debian(cosign_keys, tmp_path_factory) -> Path:
+    """A minbase Debian with what the installer needs (curl, zstd) and rootless podman needs (uidmap),
+    cosign, a user with subordinate ids, and the installer and the test key in /root."""
+    from oci_helpers import BUSYBOX
+    from rootfs import debian_rootfs, in_chroot
+    root = debian_rootfs(tmp_path_factory.mktemp("debian") / "root", "amd64", include=("curl", "zstd", "uidmap"))
+    # No maintainer script ran: base-passwd's would have made these, and mawk's the awk alternative.
+    if not (root / "usr/bin/awk").exists():
+        (root / "usr/bin/awk").symlink_to("mawk")
+    shutil.copy(root / "usr/share/base-passwd/passwd.master", root / "etc/passwd")
+    shutil.copy(root / "usr/share/base-passwd/group.master", root / "etc/group")
+    for name in ("shadow", "gshadow", "subuid", "subgid"):
+        (root / "etc" / name).touch()
+    proc = in_chroot(root, f"useradd -m -s /bin/sh {USER_IN_ROOT} && "
+                           f"usermod --add-subuids 200000-265535 --add-subgids 200000-265535 {USER_IN_ROOT}")
+    assert proc.returncode == 0, proc.stderr
+    shutil.copy(shutil.which("cosign"), root / "usr/bin/cosign")
+    (root / "opt").mkdir(exist_ok=True)
+    for source, name in ((INSTALLER, "install.sh"), (cosign_keys[1], "cosign.pub")):
+        shutil.copy(source, root / "opt" / name)
+        (root / "opt" / name).chmod(0o644)
+    image = tmp_path_factory.mktemp("image")
+    (image / "bin").mkdir()
+    shutil.copy(BUSYBOX, image / "bin/busybox")
+    for applet in ("sh", "echo", "cat", "id", "ip", "grep"):
+        (image / "bin" / applet).symlink_to("busybox")
+    subprocess.run(["tar", "-C", image, "-cf", root / "opt/rootfs.tar", "."], check=True)
+    (root / "opt/rootfs.tar").chmod(0o644)
+    return root
+
+
+def in_root(root: Path, script: str, env: dict[str, str], user: str | None = None, timeout: int = 600):
+    """`script` inside the Debian tree (as its root), in a private mount namespace that shows podman a cgroup2
+    /sys/fs/cgroup (this machine's is hybrid) and 0666 /dev/fuse and /dev/net/tun (0600 here),
+    as root or as `user` (with its /run/user/UID)."""
+    from podman_helpers import CGROUP2
+    uid = subprocess.run(["chroot", root, "id", "-u", user], capture_output=True, text=True).stdout.strip() if user else "0"
+    (root / "opt/test.sh").write_text(script)
+    (root / "opt/test.sh").chmod(0o644)
+    run_as = f"setpriv --reuid {user} --regid {user} --init-groups " if user else ""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"} | env
+    if user:
+        env |= {"HOME": f"/home/{user}", "USER": user, "XDG_RUNTIME_DIR": f"/run/user/{uid}"}
+    # pivot_root, not chroot: the kernel refuses new user namespaces to a chrooted process.
+    outer = f"""{CGROUP2}
+mount --bind {root} {root}
+for d in /proc /sys /dev; do mount --rbind $d {root}$d; done
+mount -t tmpfs tmpfs {root}/run && mount -t tmpfs tmpfs {root}/tmp
+mkdir -p -m 700 {root}/run/user/{uid} && chown {uid}:{uid} {root}/run/user/{uid}
+devdir=$(mktemp -d) && mount -t tmpfs -o dev,mode=755 tmpfs $devdir && mkdir $devdir/net
+mknod -m 666 $devdir/fuse c 10 229 && mknod -m 666 $devdir/net/tun c 10 200
+mount --bind $devdir/fuse {root}/dev/fuse && mount --bind $devdir/net/tun {root}/dev/net/tun
+cd {root} && mkdir -p .oldroot && pivot_root . .oldroot && cd / && umount -l /.oldroot
+exec {run_as}env -i {' '.join(f'{k}={v}' for k, v in env.items())} sh -e /opt/test.sh"""
+    return subprocess.run(["unshare", "-m", "sh", "-ec", outer], capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+def podman_test_conf(root: Path, rootful: bool) -> str:
+    """This machine's quirks, never the bundle's: no cgroup controllers, low hard rlimits, networks kept here."""
+    import resource
+    nofile, nproc = (resource.getrlimit(r)[1] for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC))
+    conf = root / "opt" / ("root.conf" if rootful else "user.conf")
+    conf.write_text(f'[containers]\ncgroups = "disabled"\ndefault_ulimits = ["nofile={nofile}:{nofile}", '
+                    f'"nproc={nproc}:{nproc}"]\n')
+    conf.chmod(0o644)
+    return f"/opt/{conf.name}"
+
+
+def root_env(fake) -> dict[str, str]:
+    return {"GITHUB_API_URL": fake.url, "STATICBUILD_REPO": RELEASE_REPO, "STATICBUILD_KEY": "/opt/cosign.pub"}
+
+
+@pytest.mark.build
+@pytest.mark.full
+def test_root_installs_podman_into_usr_local_runs_a_container_and_uninstalls(podman_release, bare_debian):
+    root = bare_debian
+    before = snapshot(root / "usr/local")
+    with FakeGitHub() as fake:
+        publish(fake, "podman-v6.0.2", podman_release)
+        conf = podman_test_conf(root, rootful=True)
+        script = f"""
+sh /opt/install.sh podman
+echo "which: $(command -v podman)"
+podman import /opt/rootfs.tar {IMAGE} >/dev/null
+echo "run: $(podman run --rm --network none {IMAGE} echo hello-from-usr-local)"
+echo "runtime: $(podman info --format '{{{{.Host.OCIRuntime.Path}}}} {{{{.Host.Conmon.Path}}}}')"
+podman rmi -a -f >/dev/null
+sh /usr/local/lib/staticbuild/install.sh podman --check --user {USER_IN_ROOT} || echo "check: $?"
+sh /usr/local/lib/staticbuild/install.sh podman --uninstall
+"""
+        proc = in_root(root, script, root_env(fake) | {"CONTAINERS_CONF_OVERRIDE": conf})
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "installed podman-v6.0.2 (6.0.2, full amd64) in /usr/local:" in out and "signature checked against" in out
+    assert "add /usr/local/bin to your PATH" not in out
+    assert "which: /usr/local/bin/podman" in out
+    assert "run: hello-from-usr-local" in out
+    assert "runtime: /usr/local/lib/podman/crun /usr/local/lib/podman/conmon" in out
+    for finding in ("cgroup", "subuid", "subgid", "newuidmap", "newgidmap", "userns", "tun", "fuse"):
+        assert re.search(rf"^ok +{finding} ", out, re.M), out
+    assert re.search(r"^warn +nft ", out, re.M)  # a bare Debian has no nftables: bridge networks would fail
+    assert "removed podman-v6.0.2 from /usr/local" in out
+    assert snapshot(root / "usr/local") == before
+
+
+@pytest.mark.build
+@pytest.mark.full
+def test_a_user_installs_podman_into_home_runs_rootless_upgrades_and_uninstalls(podman_release, bare_debian):
+    root = bare_debian
+    home = root / "home" / USER_IN_ROOT
+    before = snapshot(home)
+    with FakeGitHub() as fake:
+        publish(fake, "podman-v6.0.2", podman_release)
+        conf = podman_test_conf(root, rootful=False)
+        script = f"""
+sh /opt/install.sh podman
+p=$HOME/.local/bin/podman
+$p import /opt/rootfs.tar {IMAGE} >/dev/null
+echo "rootless: $($p run --rm {IMAGE} sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' \\n' ' ')"
+echo "network: $($p run --rm --network pasta {IMAGE} ip -4 addr show scope global | grep -c 'inet ')"
+$p system reset -f >/dev/null 2>&1
+echo '# my setting' >> $HOME/.local/etc/containers/containers.conf
+sh $HOME/.local/lib/staticbuild/install.sh podman --upgrade --variant minimal
+echo "after upgrade: $(ls $HOME/.local/lib/podman 2>/dev/null | wc -l) helpers, $($p --version)"
+sh $HOME/.local/lib/staticbuild/install.sh podman --uninstall
+rm -rf $HOME/.local/share/containers $HOME/.config/containers $HOME/.cache
+"""
+        proc = in_root(root, script, root_env(fake) | {"CONTAINERS_CONF_OVERRIDE": conf}, user=USER_IN_ROOT)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert f"installed podman-v6.0.2 (6.0.2, full amd64) in /home/{USER_IN_ROOT}/.local:" in out
+    assert f'export PATH="/home/{USER_IN_ROOT}/.local/bin:$PATH"' in out
+    assert "quadlet" not in out or "quadlet -user ~/.config/systemd/user" in out
+    assert re.search(r"rootless: 0 0 \d+ 1 ", out), out  # root in the container, alice's uid outside
+    assert "network: 1" in out, out  # pasta gave the container an address
+    assert "upgraded podman-v6.0.2 to podman-v6.0.2" not in out  # the same tag, another variant
+    assert f"kept your edited /home/{USER_IN_ROOT}/.local/etc/containers/containers.conf" in out
+    assert "after upgrade: 0 helpers, podman version 6.0.2" in out  # podman-minimal has no lib/podman
+    assert f"left /home/{USER_IN_ROOT}/.local/etc/containers/containers.conf: it changed after it was installed" in out
+    after = snapshot(home)
+    assert {k for k in after if k not in before} == {".local", ".local/etc", ".local/etc/containers",
+                                                     ".local/etc/containers/containers.conf"}
+    assert {k: v for k, v in after.items() if k in before} == before
