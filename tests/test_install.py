@@ -774,7 +774,8 @@ echo '# my setting' >> $HOME/.local/etc/containers/containers.conf
 sh $HOME/.local/lib/staticbuild/install.sh podman --upgrade --variant minimal
 echo "after upgrade: $(ls $HOME/.local/lib/podman 2>/dev/null | wc -l) helpers, $($p --version)"
 sh $HOME/.local/lib/staticbuild/install.sh podman --uninstall
-rm -rf $HOME/.local/share/containers $HOME/.config/containers $HOME/.cache
+rm -rf $HOME/.local/share/containers $HOME/.config/containers $HOME/.cache  # podman's own state, not installed
+rmdir $HOME/.local/share $HOME/.config
 """
         proc = in_root(root, script, root_env(fake) | {"CONTAINERS_CONF_OVERRIDE": conf}, user=USER_IN_ROOT)
     out = proc.stdout
@@ -792,3 +793,37 @@ rm -rf $HOME/.local/share/containers $HOME/.config/containers $HOME/.cache
     assert {k for k in after if k not in before} == {".local", ".local/etc", ".local/etc/containers",
                                                      ".local/etc/containers/containers.conf"}
     assert {k: v for k, v in after.items() if k in before} == before
+
+
+@pytest.mark.build
+def test_two_tools_share_identical_files_and_refuse_different_ones(github, env, releases, cosign_keys, tmp_path):
+    """A second tool whose bundle carries the same lib/podman/pasta (as podman-full and buildah
+    share crun): shared while both are installed, removed with the last; other bytes are refused."""
+    pasta = (releases["v1"] / BUNDLE)
+    unpacked = tmp_path / "v1"
+    unpacked.mkdir()
+    subprocess.run(f"zstd -dc {pasta} | tar -C {unpacked} -xf -", shell=True, check=True)
+    for name, content in (("other", (unpacked / "catatonit-v0.2.1/lib/podman/pasta").read_bytes()),
+                          ("differs", b"#!/bin/sh\n")):
+        tree = tmp_path / name / "tree" / f"{name}-v1.0/lib/podman"
+        tree.mkdir(parents=True)
+        (tree / "pasta").write_bytes(content)
+        (tree / "pasta").chmod(0o755)
+        folder = tmp_path / name / "release"
+        folder.mkdir()
+        subprocess.run(f"tar -C {tree.parents[2]} -cf - {name}-v1.0/lib/podman/pasta | zstd -q -o "
+                       f"{folder}/{name}-linux-amd64.tar.zst", shell=True, check=True)
+        release_dir([], folder, cosign_keys[0])
+        publish(github, f"{name}-v1.0", folder)
+    prefix = tmp_path / "prefix"
+    assert run_installer("catatonit", "--prefix", str(prefix), env=env).returncode == 0
+    before = snapshot(prefix)
+    refused = run_installer("differs", "--prefix", str(prefix), env=env)
+    assert f"refusing to replace {prefix}/lib/podman/pasta, which belongs to the catatonit installation with other " \
+           "contents" in one_error_line(refused)
+    assert snapshot(prefix) == before
+    assert run_installer("other", "--prefix", str(prefix), env=env).returncode == 0
+    assert run_installer("catatonit", "--uninstall", "--prefix", str(prefix), env=env).returncode == 0
+    assert (prefix / "lib/podman/pasta").is_file() and not (prefix / "bin/catatonit").exists()
+    assert run_installer("other", "--uninstall", "--prefix", str(prefix), env=env).returncode == 0
+    assert not prefix.exists()
