@@ -526,3 +526,20 @@ def test_without_deb_src_indexes_the_libraries_are_a_note_not_an_error(fake, mon
     assert result.exit_code == 0, result.output
     assert "passt and the C libraries were not checked: no deb-src index" in result.output
     assert "- passt and the C libraries were not checked" in summary.read_text()
+
+
+def test_outputs_for_the_workflow_say_whether_a_lock_update_is_due(fake, tmp_path, monkeypatch):
+    seed(fake)  # upstream podman 6.0.3 and skopeo 1.20.0 are ahead of the lock
+    use_fake(monkeypatch, fake)
+    monkeypatch.setattr("staticbuild.cli.DebianArchive", NoDebian)
+    outputs = tmp_path / "github_output"
+    result = CliRunner().invoke(cli, ["--lock", str(lock_copy(tmp_path)), "check", "skopeo", "--outputs",
+                                      str(outputs)])
+    assert result.exit_code == 0, result.output
+    assert outputs.read_text().splitlines() == ['matrix={"include":[]}', "count=0", "bump=true", "changed=false"]
+    up_to_date = lock_copy(tmp_path, skopeo="1.20.0")
+    outputs.unlink()
+    assert CliRunner().invoke(cli, ["--lock", str(up_to_date), "check", "skopeo", "--outputs", str(outputs)]
+                              ).exit_code == 0
+    assert outputs.read_text().splitlines() == ['matrix={"include":[{"tool":"skopeo","version":"1.20.0"}]}',
+                                               "count=1", "bump=false", "changed=false"]

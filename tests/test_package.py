@@ -159,6 +159,22 @@ def test_sbom_is_valid_cyclonedx_with_sources_licences_and_files(dist, lock):
     assert depends["file:catatonit-v0.2.1/bin/catatonit"] == {"recipe:catatonit"}
 
 
+def test_every_bundled_component_brings_its_licence_texts_and_the_sbom_points_at_them(dist):
+    """Static binaries carry their libraries (musl, mimalloc): their texts, from the pinned sources, go along."""
+    sbom = json.loads((dist / "catatonit-linux-amd64.cdx.json").read_text())
+    with open_tar(dist / "catatonit-linux-amd64.tar.zst") as tar:
+        texts = {m.name.removeprefix("catatonit-v0.2.1/"): tar.extractfile(m).read() for m in tar.getmembers()
+                 if "/share/licenses/" in m.name}
+    recipes = [c for c in sbom["components"] if {"name": "staticbuild:kind", "value": "recipe"} in c["properties"]]
+    assert {c["name"] for c in recipes} == {"catatonit", "passt", "musl", "mimalloc"}
+    for component in recipes:
+        paths = [p["value"] for p in component["properties"] if p["name"] == "staticbuild:license-file"]
+        assert paths and all(p.startswith(f"share/licenses/{component['name']}/") and p in texts for p in paths), \
+            component["name"]
+    assert b"MIT" in texts["share/licenses/musl/COPYRIGHT"] and b"GNU GENERAL PUBLIC" in \
+        texts["share/licenses/catatonit/COPYING"]
+
+
 def signed_copy(dist: Path, keys, tmp_path: Path) -> Path:
     folder = tmp_path / "release"
     shutil.copytree(dist, folder)

@@ -74,6 +74,14 @@ def is_archive(path: Path) -> bool:
 
 
 @contextmanager
+def read_tar_zst(data: bytes) -> Iterator[tarfile.TarFile]:
+    """A .tar.zst held in memory, opened for listing and reading members."""
+    plain = io.BytesIO(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+    with tarfile.open(fileobj=plain, mode="r:") as tar:
+        yield tar
+
+
+@contextmanager
 def open_tar(path: Path) -> Iterator[tarfile.TarFile]:
     """Open a .tar.zst (decompressed to a temporary file, so members can be listed and read) or any tarball."""
     if not is_zstd(path):

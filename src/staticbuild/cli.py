@@ -21,9 +21,11 @@ from .catalog import Catalog
 from .checksums import check_checksums, write_checksums
 from .engine import ALLOCATORS, Engine, Settings
 from .errors import BuildError, StaticbuildError
+from .fetch import SourceCache
 from .lock import Lock
 from .package import package
 from .pinning import pin
+from .sources import write_sources
 from .verify import Report, expand, verify_file
 
 console = Console()
@@ -157,6 +159,20 @@ def package_cmd(settings: Settings, tool: str, arches: list[Arch], variant: str 
                       f"and {done.sbom.name}")
 
 
+@cli.command("sources")
+@click.argument("tool")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.pass_obj
+def sources_cmd(settings: Settings, tool: str, out: Path) -> None:
+    """Write TOOL's corresponding source (every pinned source archive of its bundles, the patches, the lock
+    entries, how to rebuild) as OUT/TOOL-vVERSION-sources.tar.zst, and rewrite OUT/checksums.txt."""
+    find_bundle(tool, None)  # a known tool, or one line saying which are
+    catalog, lock = load(settings)
+    path = write_sources(catalog, lock, tool, out, SourceCache(settings.cache))
+    write_checksums(out)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @cli.command("checksums")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def checksums_cmd(folder: Path) -> None:
@@ -225,7 +241,6 @@ import json  # noqa: E402  (these imports are kept with the commands that use th
 
 from . import upstream  # noqa: E402
 from .github import GitHub, Target  # noqa: E402
-from .fetch import SourceCache  # noqa: E402
 from .mirrors import DebianArchive  # noqa: E402
 from .publish import Publisher, keyless_identity  # noqa: E402
 
@@ -249,10 +264,14 @@ def github_options(command):
               help='Print only the build matrix {"include": [{"tool", "version"}, ...]} on stdout (the table '
                    "goes to stderr).")
 @click.option("--update-lock", is_flag=True, help="Pin the proposed versions in the lock file (as `staticbuild pin`).")
+@click.option("--outputs", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write matrix=, count=, bump= (a lock update is due) and changed= (the lock was updated) "
+                   "lines to this file (in a workflow: $GITHUB_OUTPUT).")
 @github_options
 @click.pass_obj
 def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, force: bool, as_json: bool,
-              update_lock: bool, api_url: str | None, repo: str | None, max_wait: float) -> None:
+              update_lock: bool, outputs: Path | None, api_url: str | None, repo: str | None,
+              max_wait: float) -> None:
     """Compare upstream's newest stable podman, buildah and skopeo with this repository's releases.
 
     Also proposes podman-full's runtime helpers (crun, conmon, netavark, aardvark-dns,
@@ -267,6 +286,7 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     report = report.judged(catalog, lock)
     out = err if as_json else console
     lines = []  # also for the run's summary page
+    bump_due, changes = bool(report.lock_updates()), []
     if update_lock:
         sources = SourceCache(settings.cache)
 
@@ -283,8 +303,13 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     for line in lines:
         out.print(line, soft_wrap=True, markup=False, highlight=False)
     write_summary(lines)
+    matrix = json.dumps(report.matrix(), separators=(",", ":"))
+    if outputs:
+        with outputs.open("a") as fh:
+            fh.write(f"matrix={matrix}\ncount={len(report.matrix()['include'])}\n"
+                     f"bump={str(bump_due).lower()}\nchanged={str(bool(changes)).lower()}\n")
     if as_json:
-        click.echo(json.dumps(report.matrix(), separators=(",", ":")))
+        click.echo(matrix)
 
 
 def write_summary(lines: list[str]) -> None:

@@ -6,13 +6,14 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from .errors import SourceError
 from .lock import Pin, PinnedSource
-from .mirrors import DebianArchive, fetch_crate, fetch_gomod
+from .mirrors import DebianArchive, ReleasedSources, fetch_crate, fetch_gomod
 
 RETRIES = 3
 
@@ -32,10 +33,11 @@ class NotAvailable(Exception):
 class SourceCache:
     """`root/sources/<sha256>`: a file is stored under its digest only after it was checked."""
 
-    def __init__(self, root: Path, debian: DebianArchive | None = None):
+    def __init__(self, root: Path, debian: DebianArchive | None = None, released: ReleasedSources | None = None):
         self.dir = root / "sources"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.debian = debian or DebianArchive()
+        self.released = released if released is not None else ReleasedSources.from_env()
 
     def path(self, sha256: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):  # the lock is checked too: a digest never names another file
@@ -63,12 +65,25 @@ class SourceCache:
                 return self._download(name, source), source
             except NotAvailable as exc:
                 failures.append(f"{source.url}: {exc}")
+        for source in pin.candidates() if self.released else ():  # the last resort: our own releases
+            try:
+                return self._download(name, source, self._from_releases), source
+            except NotAvailable as exc:
+                failures.append(f"this repository's released sources: {exc}")
         raise SourceError(f"{name} {pin.version}: no location could serve the source; " + "; ".join(failures))
 
-    def _download(self, name: str, source: PinnedSource) -> Path:
+    def _from_releases(self, source: PinnedSource, dest: Path) -> None:
+        assert self.released is not None
+        try:
+            self.released.fetch(source.sha256, dest)
+        except SourceError as exc:
+            raise NotAvailable(str(exc)) from None
+
+    def _download(self, name: str, source: PinnedSource,
+                  fetch: Callable[[PinnedSource, Path], None] | None = None) -> Path:
         tmp = self.dir / f".tmp-{source.sha256}-{os.getpid()}"
         try:
-            self._fetch_to(source, tmp)
+            (fetch or self._fetch_to)(source, tmp)
             actual = sha256_of(tmp)
             if actual != source.sha256:
                 raise SourceError(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from debian.deb822 import Sources
 
-from .errors import SourceError, ToolMissingError
+from .errors import SourceError, StaticbuildError, ToolMissingError
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,62 @@ def fetch_gomod(module: str, version: str, dest: Path, require_sumdb: bool = Fal
     stamp = json.loads(Path(info["Info"]).read_text()).get("Time", "") if info.get("Info") else ""
     when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
     return GoModule(int(when.timestamp()) if when else 0, in_sumdb)
+
+
+# A release's notes list the digests its corresponding source (`staticbuild sources`) holds.
+SOURCES_MARKER = re.compile(r"<!-- staticbuild-sources: ([0-9a-f ]+) -->")
+SOURCES_ASSET = "-sources.tar.zst"
+
+
+def sources_marker(digests: list[str]) -> str:
+    return f"<!-- staticbuild-sources: {' '.join(sorted(digests))} -->"
+
+
+class ReleasedSources:
+    """This repository's own releases as the last place a pinned file can come from.
+
+    Each release carries its corresponding source, whose digests its notes list, so a file
+    that left every mirror (a Debian orig that unstable moved past) is still there for a
+    rebuild, checked by the same digest as from anywhere else.
+    """
+
+    def __init__(self, target):
+        self.target = target
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> ReleasedSources | None:
+        """From STATICBUILD_SOURCES_REPO, or in a workflow run GITHUB_REPOSITORY (None when neither is set)."""
+        from .github import Target
+        repo = environ.get("STATICBUILD_SOURCES_REPO") or environ.get("GITHUB_REPOSITORY")
+        return cls(Target.from_env(repo=repo, environ=environ)) if repo else None
+
+    def fetch(self, sha256: str, dest: Path) -> None:
+        from .github import GitHub
+        try:
+            with GitHub(self.target, max_wait=60) as gh:
+                for release in gh.paginate(f"/repos/{self.target.repo}/releases"):
+                    marker = SOURCES_MARKER.search(release.get("body") or "")
+                    asset = next((a for a in release.get("assets") or [] if a["name"].endswith(SOURCES_ASSET)), None)
+                    if release.get("draft") or not marker or sha256 not in marker.group(1).split() or not asset:
+                        continue
+                    extract_by_digest(gh.download(asset["url"]), sha256, dest)
+                    return
+        except StaticbuildError as exc:  # the API is down, no network, a rate limit: the file is not here
+            raise SourceError(f"{self.target.repo}'s releases: {exc}") from None
+        raise SourceError(f"no release of {self.target.repo} holds it")
+
+
+def extract_by_digest(archive: bytes, sha256: str, dest: Path) -> None:
+    """The member of a sources archive that SHA256SUMS names with this digest."""
+    from .archive import read_tar_zst
+    with read_tar_zst(archive) as tar:
+        sums = next((m for m in tar.getmembers() if m.name.endswith("/SHA256SUMS")), None)
+        if sums is None:
+            raise SourceError("the release's sources archive has no SHA256SUMS")
+        top = sums.name.rsplit("/", 1)[0]
+        listed = dict(line.split("  ", 1) for line in tar.extractfile(sums).read().decode().splitlines())
+        if sha256 not in listed:
+            raise SourceError("the release's sources archive does not hold it")
+        member = tar.extractfile(f"{top}/{listed[sha256]}")
+        with dest.open("wb") as out:
+            shutil.copyfileobj(member, out)

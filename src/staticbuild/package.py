@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import bundle
+from . import bundle, licenses
 from .archive import write_tar_zst
 from .arch import Arch
 from .atomic import atomic_path
@@ -50,12 +50,15 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
     results = {target.recipe.name: result for target, result in planned.items()}  # the whole closure
     started = time.monotonic()
     files = bundle.entries(spec, arch.name, results, catalog)
+    sources = SourceCache(settings.cache)
+    notices = licenses.collect(results, files, catalog, sources, settings.cache / "shared")
+    files += licenses.entries(bundle.top_folder(spec, results[spec.tool].manifest["version"]), notices)
     tool = results[spec.tool].manifest
     out.mkdir(parents=True, exist_ok=True)
     dest = out / spec.filename(arch.name)
     with atomic_path(dest) as tmp_bundle, atomic_path(sbom_path(dest)) as tmp_sbom:
         write_tar_zst(files, tool["source_date_epoch"], tmp_bundle)
         tmp_sbom.write_text(make_sbom(spec.name, tool["version"], tool["source_date_epoch"], sha256_of(tmp_bundle),
-                                      files, results, catalog, lock, SourceCache(settings.cache)))
+                                      files, results, catalog, lock, sources, licenses.paths_by_ref(notices)))
     write_checksums(out)
     return Packaged(dest, sbom_path(dest), tool["version"], len(files), round(time.monotonic() - started, 1))

@@ -31,8 +31,10 @@ from pathlib import Path
 from . import signing
 from .checksums import CHECKSUMS, check_checksums
 from .errors import GitHubError, StaticbuildError
+from .archive import open_tar
 from .fetch import sha256_of
 from .github import GitHub
+from .mirrors import SOURCES_ASSET, sources_marker
 from .upstream import release_key, release_tag, version_key
 
 PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json", "install.sh")
@@ -326,6 +328,7 @@ class Publisher:
             tool, version, components, self.repo, any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
         if inputs:
             body += f"\n<!-- staticbuild-inputs: {inputs} -->\n"
+        body += "".join(f"{sources_marker(listed_sources(a.path))}\n" for a in assets if a.name.endswith(SOURCES_ASSET))
 
         done = self.published(tag)
         if done:
@@ -364,6 +367,15 @@ class Publisher:
                              json={"tag_name": tag, "name": name, "body": body, "draft": False,
                                    "make_latest": self.make_latest(tool, version, revision)})
         return Outcome(final["html_url"], published=True)
+
+
+def listed_sources(archive: Path) -> list[str]:
+    """The digests a corresponding-source archive's SHA256SUMS lists (a rebuild finds them by these)."""
+    with open_tar(archive) as tar:
+        sums = next((m for m in tar.getmembers() if m.name.endswith("/SHA256SUMS")), None)
+        if sums is None:
+            raise StaticbuildError(f"{archive.name} has no SHA256SUMS: write it with `staticbuild sources`")
+        return [line.split("  ", 1)[0] for line in tar.extractfile(sums).read().decode().splitlines()]
 
 
 def is_signature(name: str) -> bool:

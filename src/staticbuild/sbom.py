@@ -118,9 +118,14 @@ def libraries(name: str, result: Result, files: list[Entry], catalog: Catalog,
     return [go_component(*m) for e in files if owned_by(e, result) for m in go_modules(e.source)]
 
 
+RUNTIMES = {"go:stdlib": "Go standard library and runtime", "rust:std": "Rust standard library"}
+
+
 def make_sbom(bundle_name: str, version: str, epoch: int, bundle_digest: str, files: list[Entry],
-              results: dict[str, Result], catalog: Catalog, lock: Lock, sources: SourceCache) -> str:
-    """The SBOM of one bundle as CycloneDX JSON. `results`: every component in the bundle's closure."""
+              results: dict[str, Result], catalog: Catalog, lock: Lock, sources: SourceCache,
+              license_files: dict[str, list[str]] | None = None) -> str:
+    """The SBOM of one bundle as CycloneDX JSON. `results`: every component in the bundle's closure;
+    `license_files`: bom-ref -> the bundle paths of that component's licence texts."""
     root = Component(type=ComponentType.APPLICATION, name=bundle_name, version=version,
                      bom_ref=f"bundle:{bundle_name}", hashes=[sha256(bundle_digest)])
     recipes = {n: recipe_component(r, catalog, lock) for n, r in sorted(results.items()) if r.manifest.get("source")}
@@ -132,6 +137,13 @@ def make_sbom(bundle_name: str, version: str, epoch: int, bundle_digest: str, fi
         for library in libraries(name, result, files, catalog, sources):
             known.setdefault(str(library.bom_ref), library)
             edges[str(component.bom_ref)].add(str(library.bom_ref))
+    for ref, paths in sorted((license_files or {}).items()):
+        if ref in RUNTIMES:  # linked into the binaries, built by no recipe
+            known[ref] = Component(name=RUNTIMES[ref], bom_ref=ref, properties=[Property(name=KIND, value="runtime")])
+            edges[str(root.bom_ref)].add(ref)
+        if ref in known:
+            for path in paths:
+                known[ref].properties.add(Property(name="staticbuild:license-file", value=path))
     for entry in files:
         file = known.setdefault(f"file:{entry.name}", file_component(entry))
         edges[str(root.bom_ref)].add(str(file.bom_ref))
