@@ -344,12 +344,14 @@ def env(github, cosign_keys) -> dict[str, str]:
 
 
 @pytest.mark.build
-def test_installs_checks_and_records_every_file(env, cosign_keys, tmp_path):
+def test_installs_checks_and_records_every_file(env, releases, cosign_keys, tmp_path):
     prefix = tmp_path / "prefix"
     proc = run_installer("catatonit", "--prefix", str(prefix), "--key", pub_key(cosign_keys), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert f"installed catatonit-v0.2.1 (0.2.1, catatonit amd64) in {prefix}: 7 files; SHA-256 checked, signature " \
-           f"checked against {cosign_keys[1]}" in proc.stdout
+    members = subprocess.run(f"zstd -dc {releases['v1'] / BUNDLE} | tar -tf -", shell=True, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert f"installed catatonit-v0.2.1 (0.2.1, catatonit amd64) in {prefix}: {len(members)} files; SHA-256 checked, " \
+           f"signature checked against {cosign_keys[1]}" in proc.stdout
     assert f'export PATH="{prefix}/bin:$PATH"' in proc.stdout
     assert subprocess.run([prefix / "bin/catatonit", "--version"], capture_output=True, text=True).stdout.startswith("tini")
     assert os.access(prefix / "lib/podman/pasta", os.X_OK) and not os.access(prefix / "etc/containers/policy.json", os.X_OK)
