@@ -46,9 +46,9 @@ def rootfs(e2e_rootfs) -> Path:
 
 def readme_install_commands() -> list[str]:
     """The tar commands of the README's Install section, exactly as users read them."""
-    section = (REPO / "README.md").read_text().split("## Install a bundle", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)[1]
-    return [line.split("  #")[0].strip() for line in block.splitlines() if " tar -C " in f" {line}"]
+    section = (REPO / "README.md").read_text().split("## Install a bundle", 1)[1].split("\n## ", 1)[0]
+    lines = [line for block in re.findall(r"```sh\n(.*?)```", section, re.S) for line in block.splitlines()]
+    return [line.split("  #")[0].strip() for line in lines if " tar -C " in f" {line}"]
 
 
 def install_like_the_readme(bundle: Path, usr_local: Path, home: Path) -> None:
