@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .common import RehearsalError, debian_mirror, debian_security_mirror, digest, need, run, say
+from .common import RehearsalError, debian_mirror, debian_security_mirror, digest, file_sha256, need, run, say
 from .service import Podman
 
 SUITE = "bookworm"
@@ -42,6 +42,7 @@ GOARCH = {"amd64": "amd64", "arm64": "arm64"}
 # What the workflows' steps call on GitHub's runners (beyond Debian's minbase).
 RUNNER_PACKAGES = ("ca-certificates", "curl", "git", "jq", "zstd", "xz-utils", "sudo", "python3", "python3-venv",
                    "python3-pip", "file", "procps", "iproute2", "uidmap", "unzip", "gnupg", "openssh-client")
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The Docker Official Images' apt settings (debuerreotype), so the debian stand-ins behave alike.
 DOCKER_APT = {
@@ -82,7 +83,8 @@ class Recipe:
     env: tuple[str, ...] = (f"PATH={ENV_PATH}",)
 
     def key(self, mirror: str) -> str:
-        return digest(asdict(self), mirror, NODE_VERSION, NODE.get(self.arch), GO_VERSION, DOCKER_APT, SUITE)
+        return digest(asdict(self), mirror, NODE_VERSION, NODE.get(self.arch), GO_VERSION, DOCKER_APT, SUITE,
+                      {p.name: file_sha256(p) for p in local_cas()})
 
 
 RUNNER_AMD64 = Recipe("localhost/rehearsal/runner:ubuntu-24.04", "amd64", RUNNER_PACKAGES, node=True, script=COSIGN)
@@ -116,8 +118,11 @@ class Builder:
     def tarball(self, recipe: Recipe) -> Path:
         """The image's root file system as a tarball, made once per recipe digest."""
         key = recipe.key(self.mirror)
-        tarball = self.work / "images" / f"{recipe.name.rsplit('/', 1)[-1].replace(':', '_')}-{key}.tar"
+        stem = recipe.name.rsplit("/", 1)[-1].replace(":", "_")
+        tarball = self.work / "images" / f"{stem}-{key}.tar"
         if not tarball.exists():
+            for old in tarball.parent.glob(f"{stem}-*.tar"):  # an older recipe's
+                old.unlink()
             say(f"building {recipe.name} ({recipe.arch}) from Debian {SUITE} with debootstrap")
             self.build(recipe, tarball)
         return tarball
@@ -149,6 +154,7 @@ class Builder:
                 f"debootstrap --second-stage ({recipe.arch}, under qemu-user)", log=log)
 
     def configure(self, recipe: Recipe, root: Path, log: Path) -> None:
+        add_local_cas(root, log)
         apt = root / "etc" / "apt"
         (apt / "sources.list").unlink(missing_ok=True)
         (apt / "sources.list.d" / "debian.sources").write_text(
@@ -177,6 +183,22 @@ class Builder:
             member = tar.getmember("package/bin/node")
             member.name = "node"
             tar.extract(member, root / "usr" / "local" / "bin", filter="tar")
+
+
+def local_cas() -> list[Path]:
+    """This machine's own certificate authorities (Debian's place for them): its egress to the registries
+    goes through them, so the images must trust them too."""
+    return sorted(LOCAL_CAS.glob("*.crt"))
+
+
+def add_local_cas(root: Path, log: Path) -> None:
+    dest = root / "usr" / "local" / "share" / "ca-certificates"
+    dest.mkdir(parents=True, exist_ok=True)
+    for ca in local_cas():
+        shutil.copy(ca, dest / ca.name)
+    # Where ca-certificates is installed already, rebuild its bundle now; elsewhere installing it later does.
+    if (root / "usr" / "sbin" / "update-ca-certificates").exists():
+        chroot_script(root, "update-ca-certificates >/dev/null", log)
 
 
 def npm_pack(spec: str, integrity: str, folder: Path) -> Path:
