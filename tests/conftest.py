@@ -6,6 +6,7 @@ import functools
 import http.server
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,9 +19,11 @@ import pytest
 from rich.console import Console
 
 from staticbuild.arch import Arch
+from staticbuild.bundle import ALL_CONFIG, BundleSpec
 from staticbuild.catalog import Catalog
 from staticbuild.engine import Engine, Settings
 from staticbuild.lock import Lock
+from staticbuild.package import package
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "staticbuild.lock"
@@ -74,10 +77,35 @@ def build_and_install(settings, catalog, lock, components, out: Path):
     return engine, results, out
 
 
+# A bundle declared like the release bundles but made of the small components, for fast pipeline tests.
+SMALL = BundleSpec("catatonit", None, bin=("catatonit",), config=ALL_CONFIG, helpers=("pasta", "pasta.avx2"))
+
+
+def make_dist(settings, catalog, lock, out: Path, build_missing: bool = False) -> Path:
+    """SMALL packaged for both arches into `out`, as `staticbuild package` does."""
+    for arch in Arch:
+        package(settings, catalog, lock, SMALL, arch, out, build_missing=build_missing, console=Console(stderr=True))
+    return out
+
+
 @pytest.fixture(scope="session")
 def built(settings, catalog, lock, tmp_path_factory):
     """catatonit and passt (and the toolchain under them) built for both arches, once per run."""
     return build_and_install(settings, catalog, lock, SMALL_COMPONENTS, tmp_path_factory.mktemp("out"))
+
+
+COSIGN_ENV = {"COSIGN_PASSWORD": "test-only"}
+
+
+@pytest.fixture(scope="session")
+def cosign_keys(tmp_path_factory) -> tuple[Path, Path]:
+    """A throw-away cosign key pair (private, public); COSIGN_ENV holds its password."""
+    if not shutil.which("cosign"):
+        pytest.fail("cosign is not installed: `make setup` installs it")
+    folder = tmp_path_factory.mktemp("keys")
+    subprocess.run(["cosign", "generate-key-pair"], cwd=folder, env=os.environ | COSIGN_ENV, check=True,
+                   capture_output=True)
+    return folder / "cosign.key", folder / "cosign.pub"
 
 
 def run_cli(*args: str, cache: Path | None = None, lock: Path = LOCK, **kwargs) -> subprocess.CompletedProcess:

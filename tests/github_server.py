@@ -66,9 +66,9 @@ class FakeGitHub:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def add_release(self, repo: str, tag: str, *, draft: bool = False, prerelease: bool = False,
-                    assets: dict[str, bytes] | None = None, name: str | None = None) -> dict:
+                    assets: dict[str, bytes] | None = None, name: str | None = None, body: str = "") -> dict:
         with self.lock:
-            release = {"id": next(self.ids), "tag_name": tag, "name": name or tag, "body": "", "draft": draft,
+            release = {"id": next(self.ids), "tag_name": tag, "name": name or tag, "body": body, "draft": draft,
                        "prerelease": prerelease, "target_commitish": "main", "_repo": repo,
                        "published_at": None if draft else "2026-11-01T00:00:00Z"}
             self.releases.setdefault(repo, []).append(release)

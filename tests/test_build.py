@@ -59,7 +59,7 @@ int main(void) {
 
 
 def run(arch: Arch, *argv: str | Path, **kwargs) -> subprocess.CompletedProcess:
-    prefix = [arch.info.qemu] if arch.info.qemu else []
+    prefix = [arch.info.qemu] if arch.needs_emulation else []
     return subprocess.run([*prefix, *map(str, argv)], capture_output=True, text=True, timeout=120, **kwargs)
 
 

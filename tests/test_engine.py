@@ -136,3 +136,50 @@ def test_interrupted_build_stops_its_step_and_leaves_no_result(tmp_path):
     sleepers = subprocess.run(["pgrep", "-f", f"echo started > {marker}"], capture_output=True, text=True)
     assert sleepers.stdout == "", "the step's processes were stopped"
     assert (cache / "failed" / "amd64" / "slow" / "logs").is_dir(), "its logs are kept for a look"
+
+
+def test_build_steps_get_the_network_settings_and_nothing_else(fixture_engine, monkeypatch):
+    monkeypatch.setenv("GOPROXY", "https://goproxy.example.invalid")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.invalid:3128")
+    monkeypatch.setenv("CARGO_REGISTRIES_MIRROR_INDEX", "sparse+https://crates.example.invalid/")
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_must_not_leak")
+    monkeypatch.setenv("CFLAGS", "-O0 -g")  # a user's flags must not change a build behind the key's back
+    dump = ("install", 'mkdir -p "$DESTDIR/usr/bin" && env > "$DESTDIR/env" && touch "$DESTDIR/usr/bin/hello"')
+    engine = fixture_engine(fixture_recipe("envdump", dump))
+    [result] = engine.build(["envdump"], [Arch.amd64]).values()
+    env = dict(line.split("=", 1) for line in (result.dest / "env").read_text().splitlines() if "=" in line)
+    assert env["GOPROXY"] == "https://goproxy.example.invalid"
+    assert env["HTTPS_PROXY"] == "http://proxy.example.invalid:3128"
+    assert env["CARGO_REGISTRIES_MIRROR_INDEX"] == "sparse+https://crates.example.invalid/"
+    assert env["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert "GITHUB_TOKEN" not in env and env.get("CFLAGS") != "-O0 -g"
+    assert engine.key(Target(engine.catalog.get("envdump"), Arch.amd64)) == result.dir.name, \
+        "network settings are not part of the key"
+
+
+def test_progress_counts_the_plan_and_verbose_streams_the_log(tmp_path):
+    archive = make_tarball(tmp_path / "src.tar.gz", {"fx-1/README": b"fixture"})
+    pin = Pin("1.0", (PinnedSource(f"file://{archive}", sha256_of(archive)),))
+    loud = fixture_recipe("loud", ("say", 'echo "a line from the step"'), INSTALL)
+    lib = fixture_recipe("quiet", INSTALL)
+    app = replace(loud, depends=("quiet",))
+    lock = Lock(tmp_path / "lock", {"loud": pin, "quiet": pin})
+    from io import StringIO
+    out = StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    engine = Engine(Settings(cache=tmp_path / "cache", lock=lock.path, jobs=1, verbose=True), Catalog([app, lib]),
+                    lock, console)
+    engine.build(["loud"], [Arch.amd64])
+    text = out.getvalue()
+    assert "2 builds, 0 cached, 2 to build" in text
+    assert "[1 of 2] building quiet/amd64" in text and "[2 of 2] building loud/amd64" in text
+    assert "loud/amd64│ a line from the step" in text
+    changed = replace(app, builder=Script(steps=(*app.builder.steps, ("more", "true"))))
+    out.truncate(0)
+    out.seek(0)
+    Engine(Settings(cache=tmp_path / "cache", lock=lock.path, jobs=1), Catalog([changed, lib]), lock,
+           console).build(["loud"], [Arch.amd64])
+    text = out.getvalue()
+    assert "2 builds, 1 cached, 1 to build, about " in text, "estimated from the earlier build.json"
+    assert "[2 of 2] building loud/amd64 1.0 (last time " in text

@@ -249,9 +249,9 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
     report = upstream.check(gh, REPO, lock, upstream.TOOLS)
     pinned = []
 
-    def fake_pin(name: str, version: str) -> None:
+    def fake_pin(work: Lock, name: str, version: str) -> None:
         pinned.append((name, version))
-        lock.pins[name] = Pin(version, lock.pins[name].sources)
+        work.pins[name] = Pin(version, work.pins[name].sources)
 
     changes = upstream.update_lock(report, lock, fake_pin)
     assert pinned == [("podman", "6.0.3"), ("skopeo", "1.20.0"), ("crun", "1.25"), ("netavark", "2.2.0"),
@@ -259,6 +259,22 @@ def test_update_lock_pins_each_proposal_through_the_pin_function(fake, tmp_path)
     assert changes[0] == ("podman", "6.0.2", "6.0.3")
     assert report.relocked(lock).matrix() == {"include": [{"tool": "podman", "version": "6.0.3"},
                                                           {"tool": "skopeo", "version": "1.20.0"}]}
+    assert Lock.load(lock.path).pins["podman"].version == "6.0.3", "saved once, at the end"
+
+
+def test_a_pin_that_fails_half_way_leaves_the_lock_as_it_was(fake, tmp_path):
+    seed(fake)
+    lock = Lock.load(lock_copy(tmp_path))
+    before = lock.path.read_bytes()
+    report = upstream.check(client(fake)[0], REPO, lock, upstream.TOOLS)
+
+    def fails_at_crun(work: Lock, name: str, version: str) -> None:
+        if name == "crun":
+            raise StaticbuildError("crun 1.25: no location could be checked")
+        work.pins[name] = Pin(version, work.pins[name].sources)
+    with pytest.raises(StaticbuildError, match="crun 1.25"):
+        upstream.update_lock(report, lock, fails_at_crun)
+    assert lock.path.read_bytes() == before and lock.pins["podman"].version == "6.0.2"
 
 
 def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_path, monkeypatch):
@@ -267,9 +283,9 @@ def test_update_lock_from_the_command_line_writes_only_the_given_lock(fake, tmp_
     real_before = hashlib.sha256(LOCK.read_bytes()).hexdigest()
     path = lock_copy(tmp_path)
 
-    def fake_pin(recipe, version, lock):  # the real one downloads and hashes the release
+    def fake_pin(recipe, version, lock, save=True):  # the real one downloads and hashes the release
+        assert not save, "check --update-lock saves once, at the end"
         lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
-        lock.save()
         return []
 
     monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
@@ -308,3 +324,135 @@ def test_versions_order_numerically():
     assert max(["2.1.13", "2.1.9", "2.0.99"], key=upstream.version_key) == "2.1.13"
     assert upstream.stable_version({"tag_name": "v6.0.3", "draft": False, "prerelease": False}) == "6.0.3"
     assert upstream.stable_version({"tag_name": "v6.1.0-rc1", "draft": False, "prerelease": False}) is None
+
+
+# --- the token stays with the API ------------------------------------------------------------
+
+class Recorder:
+    """A plain HTTP server that answers every GET with an empty JSON list and records the headers."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.headers = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                seen.append(dict(self.headers))
+                body = b"[]"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def elsewhere():
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
+
+
+def test_the_token_is_not_sent_where_a_link_header_points(fake, elsewhere, monkeypatch):
+    for i in range(3):
+        fake.add_release(REPO, f"podman-v6.0.{i}")
+    with GitHub(Target(fake.url, REPO, TOKEN)) as gh:
+        real = gh.http.request
+
+        def next_page_elsewhere(method, url, **kwargs):
+            resp = real(method, url, **kwargs)
+            if "releases" in str(url) and "page=2" not in str(url):
+                resp.headers["link"] = f'<{elsewhere.url}/repos/{REPO}/releases?page=2>; rel="next"'
+            return resp
+        monkeypatch.setattr(gh.http, "request", next_page_elsewhere)
+        list(gh.paginate(f"/repos/{REPO}/releases", per_page=1))
+    assert elsewhere.headers, "the next page was fetched"
+    assert all("Authorization" not in h for h in elsewhere.headers)
+    assert fake.requests and all(h.get("authorization") == f"Bearer {TOKEN}" for _m, _p, h in fake.requests)
+
+
+def test_the_token_is_not_sent_to_an_upload_url_on_another_host(elsewhere):
+    with GitHub(Target("http://127.0.0.1:1", REPO, TOKEN), retries=0) as gh:
+        gh.request("POST", f"{elsewhere.url}/upload?name=x", retry=False, content=lambda: [b"data"])
+    assert elsewhere.headers and "Authorization" not in elsewhere.headers[0]
+
+
+def test_the_token_goes_to_the_api_and_githubs_upload_host_only():
+    from staticbuild.github import TokenAuth
+    import httpx
+    auth = TokenAuth(TOKEN, "https://api.github.com")
+    def sent(url: str) -> bool:
+        return "Authorization" in next(auth.auth_flow(httpx.Request("GET", url))).headers
+    assert sent("https://api.github.com/repos/a/b") and sent("https://uploads.github.com/repos/a/b/assets")
+    assert not sent("https://objects.githubusercontent.com/x") and not sent("http://api.github.com/x")
+    assert not sent("https://api.github.com.evil.example/x")
+
+
+def test_the_token_is_never_in_a_repr():
+    target = Target.from_env(environ={"GITHUB_TOKEN": "ghp_secret123", "GITHUB_REPOSITORY": REPO})
+    assert target.token == "ghp_secret123" and "ghp_secret123" not in repr(target)
+
+
+# --- what the unattended bump refuses ----------------------------------------------------
+
+def test_versions_the_recipes_cannot_build_or_that_break_a_requirement_are_refused(fake, tmp_path, monkeypatch):
+    seed(fake)
+    fake.add_release("containers/crun", "1.28")  # json-c: no recipe
+    fake.add_release("containers/fuse-overlayfs", "v2.0.0")  # a Rust rewrite
+    fake.add_release("containers/netavark", "v3.0.0")  # podman 6 needs netavark 2.x
+    fake.add_release("containers/podman", "v7.0.0")  # requirements not recorded
+    use_fake(monkeypatch, fake)
+    path = lock_copy(tmp_path)
+    pinned = []
+
+    def fake_pin(recipe, version, lock, save=True):
+        pinned.append((recipe.name, version))
+        lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
+        return []
+    monkeypatch.setattr("staticbuild.cli.pin", fake_pin)
+    result = CliRunner().invoke(cli, ["--lock", str(path), "check", "--update-lock"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert sorted(pinned) == [("skopeo", "1.20.0")], "nothing refused is pinned"
+    text = " ".join(result.output.split())
+    assert "refused: crun 1.28: from 1.28 on crun parses JSON with json-c" in text
+    assert "refused: fuse-overlayfs 2.0.0: 2.x is a rewrite in Rust" in text
+    assert "refused: podman 7.0.0: its requirements are not recorded" in text
+    assert "refused: podman 6.0.2 needs netavark >= 2, < 3, not 3.0.0" in text
+    lock = Lock.load(path)
+    assert (lock.pins["podman"].version, lock.pins["netavark"].version, lock.pins["crun"].version) == \
+        ("6.0.2", "2.1.0", "1.21")
+
+
+def test_a_lock_change_under_a_released_version_proposes_a_rebuild(fake, tmp_path, monkeypatch):
+    from staticbuild.catalog import Catalog
+    catalog = Catalog.load()
+    (tmp_path / "then").mkdir()
+    released_with = Lock.load(lock_copy(tmp_path / "then"))
+    fake.add_release("containers/podman", "v6.0.2")
+    for name in upstream.RUNTIME:  # the helpers upstream are what the lock pins: no proposals for them
+        fake.add_release(upstream.UPSTREAM_REPOS[name], f"v{released_with.pins[name].version}")
+    fake.add_release(REPO, "podman-v6.0.2",
+                     body=f"notes\n<!-- staticbuild-inputs: {upstream.release_inputs(catalog, released_with, 'podman')} -->")
+    use_fake(monkeypatch, fake)
+    same = run_cli("check", "podman", "--json", lock=released_with.path)
+    assert same.returncode == 0 and same.stdout.strip() == '{"include":[]}', same.stderr
+    crun_fixed = lock_copy(tmp_path, crun="1.22")  # a security fix in a helper, podman itself unchanged
+    proc = run_cli("check", "podman", "--json", lock=crun_fixed)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '{"include":[{"tool":"podman","version":"6.0.2","revision":"1"}]}'
+    assert "rebuild as podman-v6.0.2-r1 (components changed)" in " ".join(proc.stderr.split())
+    fake.add_release(REPO, "podman-v6.0.2-r1", body=f"<!-- staticbuild-inputs: "
+                     f"{upstream.release_inputs(catalog, Lock.load(crun_fixed), 'podman')} -->")
+    assert run_cli("check", "podman", "--json", lock=crun_fixed).stdout.strip() == '{"include":[]}'

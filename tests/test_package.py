@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,41 +21,27 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from rich.console import Console
 
-from conftest import no_emulation, run_cli
+from conftest import COSIGN_ENV, LOCK, SMALL, make_dist, no_emulation, run_cli
 from podman_helpers import unpack, usrmerged_root
 from staticbuild.arch import Arch
 from staticbuild.archive import Entry, open_tar, write_tar_zst
 from staticbuild.atomic import atomic_path
-from staticbuild.bundle import ALL_CONFIG, BundleSpec
+from staticbuild.bundle import ALL_CONFIG
 from staticbuild.checksums import CHECKSUMS, check_checksums
 from staticbuild.engine import Engine, Settings
 from staticbuild.fetch import sha256_of
+from staticbuild.lock import Lock, PinnedSource
 from staticbuild.package import package
 
 pytestmark = pytest.mark.build
-SMALL = BundleSpec("catatonit", None, bin=("catatonit",), config=ALL_CONFIG, helpers=("pasta", "pasta.avx2"))
-COSIGN_ENV = {"COSIGN_PASSWORD": "test-only"}
-
-
-def make_dist(settings, catalog, lock, out: Path, build_missing: bool = False) -> Path:
-    for arch in Arch:
-        package(settings, catalog, lock, SMALL, arch, out, build_missing=build_missing, console=Console(stderr=True))
-    return out
-
-
 @pytest.fixture(scope="module")
 def dist(built, settings, catalog, lock, tmp_path_factory) -> Path:
     return make_dist(settings, catalog, lock, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> tuple[Path, Path]:
-    if not shutil.which("cosign"):
-        pytest.fail("cosign is not installed: `make setup` installs it")
-    folder = tmp_path_factory.mktemp("keys")
-    subprocess.run(["cosign", "generate-key-pair"], cwd=folder, env=os.environ | COSIGN_ENV, check=True,
-                   capture_output=True)
-    return folder / "cosign.key", folder / "cosign.pub"
+def keys(cosign_keys) -> tuple[Path, Path]:
+    return cosign_keys
 
 
 def members(bundle: Path) -> list[tarfile.TarInfo]:
@@ -127,8 +114,22 @@ def test_reproducible_from_a_clean_cache(dist, catalog, lock, tmp_path):
     with no_emulation():
         engine.build(["catatonit", "passt"], [Arch.amd64])
     package(other, catalog, lock, SMALL, Arch.amd64, tmp_path / "dist", build_missing=False)
-    name = "catatonit-linux-amd64.tar.zst"
-    assert sha256_of(tmp_path / "dist" / name) == sha256_of(dist / name)
+    for name in ("catatonit-linux-amd64.tar.zst", "catatonit-linux-amd64.cdx.json"):  # the SBOM too
+        assert sha256_of(tmp_path / "dist" / name) == sha256_of(dist / name), name
+
+
+def test_the_sbom_names_what_is_pinned_not_the_mirror_that_answered(dist, built, settings, catalog, lock, tmp_path):
+    """The SBOM lists every pinned location of the bytes built, in the lock's order; which one served them
+    (a note in build.json) does not matter, and another location for the same bytes is no rebuild."""
+    pin = lock.pin("catatonit")
+    mirror = PinnedSource("https://mirror.example.invalid/catatonit-0.2.1.tar.gz", pin.sources[0].sha256)
+    wider = Lock(tmp_path / "wider.lock", lock.pins | {"catatonit": replace(pin, sources=(*pin.sources, mirror))})
+    again = make_dist(settings, catalog, wider, tmp_path / "again")  # cached builds only: the keys are the same
+    sbom = json.loads((again / "catatonit-linux-amd64.cdx.json").read_text())
+    catatonit = next(c for c in sbom["components"] if c["name"] == "catatonit")
+    sources = [p["value"] for p in catatonit["properties"] if p["name"] == "staticbuild:source"]
+    assert sources == [*(s.url for s in pin.sources), mirror.url]
+    assert (again / "catatonit-linux-amd64.tar.zst").read_bytes() == (dist / "catatonit-linux-amd64.tar.zst").read_bytes()
 
 
 def test_checksums_work_with_sha256sum(dist):
@@ -221,3 +222,14 @@ def test_a_failed_write_leaves_no_file(tmp_path):
         tmp.write_bytes(b"half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_that_breaks_a_requirement_is_refused_before_anything_is_built(tmp_path):
+    """podman 6 with a netavark 3 in the lock is never packaged: one line, nothing written."""
+    lock = tmp_path / "staticbuild.lock"
+    lock.write_text(LOCK.read_text().replace('[netavark]\nversion = "2.1.0"', '[netavark]\nversion = "3.0.0"'))
+    proc = run_cli("package", "podman", "--variant", "full", "--out", str(tmp_path / "dist"), cache=tmp_path / "c",
+                   lock=lock)
+    assert proc.returncode == 1 and proc.stderr.strip() == \
+        "error: podman-full: podman 6.0.2 needs netavark >= 2, < 3, not 3.0.0"
+    assert not (tmp_path / "dist").exists() and not (tmp_path / "c" / "builds").exists()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import COSIGN_ENV, run_cli
 from github_server import FakeGitHub
 from staticbuild.errors import GitHubError, StaticbuildError
 from staticbuild.github import GitHub, Target
@@ -309,3 +311,126 @@ def test_checksums_must_match_the_bundles(fake, tmp_path):
     with pytest.raises(StaticbuildError, match="not listed in checksums.txt"):
         publisher(fake).release("podman", "6.0.2", dist)
     assert fake.requests == []
+
+
+# --- signatures: re-signing gives new bytes ------------------------------------------------
+
+def resign(dist: Path, marker: str) -> None:
+    """What a second run's signing step does: every signature file gets new bytes."""
+    for sig in dist.glob("*.sigstore.json"):
+        sig.write_text(json.dumps({**json.loads(sig.read_text()), "run": marker}))
+
+
+def test_a_rerun_on_a_draft_replaces_the_signatures_it_made_again(fake, tmp_path):
+    dist = make_dist(tmp_path)
+    fake.break_upload("podman-minimal-linux-amd64.tar.zst", times=UPLOAD_ATTEMPTS)  # the first run dies here
+    with pytest.raises(GitHubError):
+        publisher(fake).release("podman", "6.0.2", dist)
+    [draft] = fake.releases[REPO]
+    assert draft["draft"] and any(n.endswith(".sigstore.json") for n in fake.asset_data(draft))
+    resign(dist, "second")  # the re-run signs again: keyless signatures never repeat
+    publisher(fake).release("podman", "6.0.2", dist)
+    release = fake.release(REPO, TAG)
+    assert not release["draft"] and fake.asset_data(release) == local_files(dist)
+
+
+def test_a_rerun_on_a_draft_still_refuses_a_bundle_that_differs(fake, tmp_path):
+    dist = make_dist(tmp_path)
+    fake.break_upload("podman-minimal-linux-amd64.tar.zst", times=UPLOAD_ATTEMPTS)
+    with pytest.raises(GitHubError):
+        publisher(fake).release("podman", "6.0.2", dist)
+    other = make_dist(tmp_path, seed=2)
+    with pytest.raises(StaticbuildError, match="podman-full-linux-amd64.tar.zst differs from the local file"):
+        publisher(fake).release("podman", "6.0.2", other)
+    assert fake.releases[REPO][0]["draft"]
+
+
+@pytest.fixture
+def signed_dist(tmp_path, cosign_keys) -> Path:
+    """One bundle, its SBOM and checksums.txt, really signed with the test key."""
+    dist = make_dist(tmp_path, signed=False)
+    for extra in [p for p in dist.iterdir() if "podman-full" not in p.name and p.name != "checksums.txt"]:
+        extra.unlink()
+    write_checksums(dist)
+    sign(dist, cosign_keys[0])
+    return dist
+
+
+def sign(dist: Path, key: Path) -> None:
+    proc = run_cli("sign", str(dist), "--key", str(key), env=COSIGN_ENV)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_published_release_keeps_its_signatures_when_they_verify(fake, signed_dist, cosign_keys, monkeypatch):
+    use_fake(monkeypatch, fake)
+    release = ["release", "podman", "--version", "6.0.2", "--key", str(cosign_keys[1]), str(signed_dist)]
+    assert run_cli(*release).returncode == 0
+    published = fake.asset_data(fake.release(REPO, TAG))
+    sign(signed_dist, cosign_keys[0])  # a forced re-run signs again: other bytes, same key
+    assert local_files(signed_dist) != published
+    before = len(fake.requests)
+    proc = run_cli(*release)
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to do" in proc.stdout
+    assert [m for m, _, _ in fake.requests[before:] if m != "GET"] == []
+    assert fake.asset_data(fake.release(REPO, TAG)) == published
+
+
+def test_a_published_signature_that_does_not_verify_is_an_error(fake, signed_dist, cosign_keys, tmp_path,
+                                                                monkeypatch):
+    use_fake(monkeypatch, fake)
+    assert run_cli("release", "podman", "--version", "6.0.2", "--key", str(cosign_keys[1]),
+                   str(signed_dist)).returncode == 0
+    other = tmp_path / "other-key"
+    other.mkdir()
+    subprocess.run(["cosign", "generate-key-pair"], cwd=other, env=os.environ | COSIGN_ENV, check=True,
+                   capture_output=True)
+    sign(signed_dist, other / "cosign.key")  # the local signatures verify with the other key only
+    proc = run_cli("release", "podman", "--version", "6.0.2", "--key", str(other / "cosign.pub"), str(signed_dist))
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "the published signature" in proc.stderr and "does not verify" in proc.stderr
+
+
+# --- the one "latest" badge of the repository -----------------------------------------------
+
+def test_only_podman_takes_the_latest_badge(fake, tmp_path):
+    fake.add_release(REPO, "podman-v6.0.1")
+    publisher(fake).release("podman", "6.0.2", make_dist(tmp_path))
+    assert fake.release(REPO, TAG)["_make_latest"] == "true"
+    skopeo = make_dist(tmp_path, seed=3)
+    for sbom_file in skopeo.glob("*.cdx.json"):
+        sbom_file.write_text(sbom_file.read_text().replace('"podman"', '"skopeo"').replace("6.0.2", "1.19.0"))
+    write_checksums(skopeo)
+    publisher(fake).release("skopeo", "1.19.0", skopeo)
+    assert fake.release(REPO, "skopeo-v1.19.0")["_make_latest"] == "false", "skopeo never takes it from podman"
+
+
+# --- rebuilds: the same version with updated components ----------------------------------------
+
+def test_release_records_its_inputs_and_a_rebuild_lists_what_changed(fake, tmp_path):
+    first = make_dist(tmp_path)
+    publisher(fake).release("podman", "6.0.2", first, inputs="1" * 64)
+    assert "<!-- staticbuild-inputs: " + "1" * 64 + " -->" in fake.release(REPO, TAG)["body"]
+    rebuilt = make_dist(tmp_path, seed=5)
+    for sbom_file in rebuilt.glob("*full*.cdx.json"):
+        sbom_file.write_text(sbom_file.read_text().replace('"1.21"', '"1.22"'))
+    write_checksums(rebuilt)
+    publisher(fake).release("podman", "6.0.2", rebuilt, revision=1, inputs="2" * 64)
+    release = fake.release(REPO, f"{TAG}-r1")
+    assert release["name"] == "Podman 6.0.2 (rebuild 1)" and release["_make_latest"] == "true"
+    assert "### Changes since podman-v6.0.2\n\n| component | before | now |\n|---|---|---|\n| crun | 1.21 | 1.22 |" \
+        in release["body"]
+    assert fake.release(REPO, TAG)["body"].count("staticbuild-inputs") == 1, "the first release is untouched"
+
+
+def test_a_rebuild_without_an_earlier_release_is_an_error(fake, tmp_path):
+    with pytest.raises(StaticbuildError, match="podman-v6.0.2-r1 is a rebuild, but no earlier release"):
+        publisher(fake).release("podman", "6.0.2", make_dist(tmp_path), revision=1)
+
+
+def test_release_tags_order_versions_then_rebuilds():
+    from staticbuild.upstream import release_key, release_tag, split_revision
+    assert split_revision("6.0.2-r12") == ("6.0.2", 12) and split_revision("6.0.2") == ("6.0.2", 0)
+    assert release_tag("podman", "6.0.2", 1) == "podman-v6.0.2-r1" and release_tag("podman", "6.0.2") == TAG
+    assert sorted(["6.0.10", "6.0.2-r1", "6.0.2", "6.0.9-r2"], key=release_key) == \
+        ["6.0.2", "6.0.2-r1", "6.0.9-r2", "6.0.10"]

@@ -68,3 +68,23 @@ def test_verify_looks_inside_tarballs(built, tmp_path):
     reports = json.loads(proc.stdout)
     assert [r["arch"] for r in reports] == ["arm64"] * 3
     assert "tini version 0.2.1_catatonit" in {r["version"] for r in reports}
+
+
+def test_binaries_run_in_a_minimal_environment(tmp_path, monkeypatch):
+    """verify runs downloaded binaries: they see neither the caller's tokens nor its settings."""
+    from staticbuild.arch import Arch
+    from staticbuild.verify import run_binary
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_must_not_leak")
+    monkeypatch.setenv("COSIGN_PASSWORD", "secret")
+    script = tmp_path / "show-env"
+    script.write_text("#!/bin/sh\nenv\n")
+    script.chmod(0o755)
+    proc = run_binary(script, Arch.native(), (), {"MIMALLOC_VERBOSE": "1"})
+    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    assert env["MIMALLOC_VERBOSE"] == "1" and "PATH" in env
+    assert "GITHUB_TOKEN" not in env and "COSIGN_PASSWORD" not in env
+
+
+def test_the_native_arch_needs_no_emulator():
+    from staticbuild.arch import Arch
+    assert Arch.native() is Arch.amd64 and not Arch.amd64.needs_emulation and Arch.arm64.needs_emulation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import platform
 from dataclasses import dataclass
 
 
@@ -14,7 +15,8 @@ class ArchInfo:
     meson_cpu_family: str
     gnu_tools_prefix: str  # Debian's binutils/gcc for this machine (native or cross)
     kernel_headers: tuple[str, ...]  # directories holding linux/, asm/, asm-generic/
-    qemu: str | None  # user-mode emulator to run its binaries on an amd64 host
+    qemu: str  # user-mode emulator that runs its binaries on a machine of the other arch
+    machines: tuple[str, ...]  # what `uname -m` says on such a machine
 
 
 class Arch(enum.Enum):
@@ -25,7 +27,8 @@ class Arch(enum.Enum):
         meson_cpu_family="x86_64",
         gnu_tools_prefix="x86_64-linux-gnu-",
         kernel_headers=("/usr/include", "/usr/include/x86_64-linux-gnu"),
-        qemu=None,
+        qemu="qemu-x86_64-static",
+        machines=("x86_64", "amd64"),
     )
     arm64 = ArchInfo(
         gnu="aarch64",
@@ -35,6 +38,7 @@ class Arch(enum.Enum):
         gnu_tools_prefix="aarch64-linux-gnu-",
         kernel_headers=("/usr/aarch64-linux-gnu/include",),
         qemu="qemu-aarch64-static",
+        machines=("aarch64", "arm64"),
     )
 
     @property
@@ -59,6 +63,16 @@ class Arch(enum.Enum):
             return [cls[text]]
         except KeyError:
             raise ValueError(f"unknown arch '{text}' (choose amd64, arm64 or all)") from None
+
+    @classmethod
+    def native(cls) -> Arch | None:
+        """The arch of the machine this runs on (None on any other machine)."""
+        machine = platform.machine().lower()
+        return next((a for a in cls if machine in a.info.machines), None)
+
+    @property
+    def needs_emulation(self) -> bool:
+        return Arch.native() is not self
 
     @classmethod
     def from_elf_machine(cls, machine: str) -> Arch | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .archive import EXECUTABLE, REGULAR, Entry
 from .catalog import Catalog
-from .engine import Result
+from .context import Result
 from .errors import StaticbuildError
 
 CONFIG_DIR = Path(__file__).parent / "bundle_config"

@@ -7,9 +7,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import signing
@@ -49,10 +51,11 @@ def parse_arches(_ctx, _param, value: str) -> list[Arch]:
               help="The lock file with pinned versions and digests.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 2, show_default=True,
               help="Parallel jobs for each build step.")
+@click.option("-v", "--verbose", is_flag=True, help="Stream each build step's log to the console.")
 @click.pass_context
-def cli(ctx: click.Context, cache: Path, lock_path: Path, jobs: int) -> None:
+def cli(ctx: click.Context, cache: Path, lock_path: Path, jobs: int, verbose: bool) -> None:
     """Static musl + mimalloc builds of podman, buildah, skopeo and their helpers, for amd64 and arm64."""
-    ctx.obj = Settings(cache=cache.resolve(), lock=lock_path.resolve(), jobs=jobs)
+    ctx.obj = Settings(cache=cache.resolve(), lock=lock_path.resolve(), jobs=jobs, verbose=verbose)
 
 
 def load(settings: Settings) -> tuple[Catalog, Lock]:
@@ -222,7 +225,7 @@ import json  # noqa: E402  (these imports are kept with the commands that use th
 
 from . import upstream  # noqa: E402
 from .github import GitHub, Target  # noqa: E402
-from .publish import Publisher  # noqa: E402
+from .publish import Publisher, keyless_identity  # noqa: E402
 
 
 def github_options(command):
@@ -257,10 +260,13 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     target = Target.from_env(api_url, repo)
     catalog, lock = load(settings)
     with GitHub(target, max_wait=max_wait) as gh:
-        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force)
+        report = upstream.check(gh, target.need_repo(), lock, upstream.parse_tools(tools), version or None, force,
+                                catalog)
+    report = report.judged(catalog, lock)
     out = err if as_json else console
     if update_lock:
-        for name, old, new in upstream.update_lock(report, lock, lambda n, v: pin(catalog.get(n), v, lock)):
+        for name, old, new in upstream.update_lock(report, lock,
+                                                   lambda work, n, v: pin(catalog.get(n), v, work, save=False)):
             out.print(f"pinned {name} {old or '(none)'} → {new} in {lock.path}")
         report = report.relocked(lock)
     else:
@@ -278,9 +284,11 @@ def print_check(report: upstream.Report, out: Console) -> None:
     if report.components:
         table = Table("component", "upstream", "lock", "proposal", title="podman-full runtime helpers")
         for c in report.components:
-            table.add_row(c.name, c.upstream, c.locked or "-",
-                          f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date")
+            proposal = f"{c.locked or '(none)'} → {c.upstream}" if c.newer else "up to date"
+            table.add_row(c.name, c.upstream, c.locked or "-", "refused (below)" if c.refused else proposal)
         out.print(table)
+    for reason in report.refused():  # whole sentences, never folded into a table cell
+        out.print(f"refused: {reason}", soft_wrap=True, markup=False, highlight=False)
 
 
 @cli.command("release")
@@ -289,19 +297,29 @@ def print_check(report: upstream.Report, out: Console) -> None:
 @click.option("--version", required=True, help="The version the bundles in DIRECTORY hold (their SBOMs must agree).")
 @click.option("--target", "commitish", envvar="GITHUB_SHA",
               help="Commit the tag is made at on publishing [default: $GITHUB_SHA, else the default branch].")
+@click.option("--revision", type=click.IntRange(min=0), default=0, show_default=True,
+              help="A rebuild of an already released version with updated components: TOOL-vVERSION-rN.")
+@click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="The cosign public key the release is signed with [default: keyless, by this repository's "
+                   "build workflow]; a published release's signatures are verified with it.")
 @github_options
-def release_cmd(tool: str, directory: Path, version: str, commitish: str | None, api_url: str | None,
-                repo: str | None, max_wait: float) -> None:
+@click.pass_obj
+def release_cmd(settings: Settings, tool: str, directory: Path, version: str, commitish: str | None,
+                revision: int, key: Path | None, api_url: str | None, repo: str | None, max_wait: float) -> None:
     """Publish DIRECTORY's bundles, checksums.txt, signatures and SBOMs as the release TOOL-vVERSION.
 
-    A draft until every asset is up; a re-run resumes; a published release is never changed.
+    A draft until every asset is up; a re-run resumes; a published release is never changed. The notes
+    record what the lock pins for the tool's bundles, so `check` knows when a rebuild is due.
     """
+    catalog, lock = load(settings)
     target = Target.from_env(api_url, repo)
     owner_repo = target.need_repo()
     target.need_token()
     with GitHub(target, max_wait=max_wait) as gh:
-        outcome = Publisher(gh, owner_repo).release(tool, version, directory, commitish=commitish or None,
-                                                    environ=os.environ, log=console.print)
+        identity = signing.Identity(key=key) if key else keyless_identity(owner_repo, os.environ)
+        outcome = Publisher(gh, owner_repo).release(
+            tool, version, directory, revision=revision, inputs=upstream.release_inputs(catalog, lock, tool),
+            commitish=commitish or None, environ=os.environ, identity=identity, log=console.print)
     state = "published" if outcome.published else "already published with these exact assets; nothing to do:"
     console.print(f"{state} {outcome.url}", soft_wrap=True, highlight=False)
 
@@ -310,7 +328,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click turns any EOFError into Abort: it was no Ctrl-C
+            fail(f"unexpected end of data ({exc.__context__ or 'truncated input'})")
         err.print("interrupted")
         sys.exit(130)
     except click.ClickException as exc:
@@ -323,8 +343,15 @@ def main() -> None:
         err.print(f"[red]error:[/] {exc}")
         sys.exit(1)
     except StaticbuildError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        fail(str(exc))
+    except OSError as exc:  # an unwritable cache, a full disk, a folder where a file was expected, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}")
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    sys.exit(1)

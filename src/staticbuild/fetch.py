@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class SourceCache:
         self.debian = debian or DebianArchive()
 
     def path(self, sha256: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):  # the lock is checked too: a digest never names another file
+            raise SourceError(f"not a SHA-256 digest: {sha256!r}")
         return self.dir / sha256
 
     def get(self, name: str, pin: Pin) -> tuple[Path, PinnedSource]:

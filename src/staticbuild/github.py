@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +32,7 @@ class Target:
 
     api_url: str
     repo: str | None
-    token: str | None
+    token: str | None = field(default=None, repr=False)  # never in a log line or traceback
 
     @classmethod
     def from_env(cls, api_url: str | None = None, repo: str | None = None,
@@ -51,6 +51,23 @@ class Target:
         if not self.token:
             raise StaticbuildError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) to a token that may write releases")
         return self.token
+
+
+class TokenAuth(httpx.Auth):
+    """The token goes only to the API's own origin (and github.com's upload host), never to a URL that a
+    response pointed elsewhere: a `Link: next` page, an `upload_url`, a redirect to storage."""
+
+    def __init__(self, token: str, api_url: str):
+        api = httpx.URL(api_url)
+        self.token = token
+        self.origins = {(api.scheme, api.host, api.port)}
+        if api.host == "api.github.com":
+            self.origins.add(("https", "uploads.github.com", None))
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if (request.url.scheme, request.url.host, request.url.port) in self.origins:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
 
 
 def _describe(resp: httpx.Response) -> str:
@@ -76,10 +93,8 @@ class GitHub:
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None):
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
                    "User-Agent": "staticbuild"}
-        if target.token:
-            headers["Authorization"] = f"Bearer {target.token}"
-        # httpx drops Authorization when a redirect leaves the API's host (asset downloads go to storage).
-        self.http = httpx.Client(base_url=target.api_url + "/", headers=headers, timeout=TIMEOUT)
+        auth = TokenAuth(target.token, target.api_url) if target.token else None
+        self.http = httpx.Client(base_url=target.api_url + "/", headers=headers, auth=auth, timeout=TIMEOUT)
         self.target, self.max_wait, self.retries, self.backoff = target, max_wait, retries, backoff
         self.sleep, self.clock = sleep or time.sleep, clock or time.time  # looked up now: tests patch them
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -104,6 +105,12 @@ def fetch_crate(name: str, version: str, dest: Path) -> None:
     shutil.copyfile(hits[0], dest)
 
 
+# The checksum database's explicit answer that it does not list a module version (through the
+# proxy: ".../sumdb/sum.golang.org/lookup/M@V: 404 Not Found"). Anything else (no network, a
+# refused connection, a mismatch) is never taken as leave to skip the database.
+NOT_IN_SUMDB = re.compile(r"/lookup/\S+@\S+: 404 Not Found")
+
+
 @dataclass(frozen=True)
 class GoModule:
     epoch: int  # the version's time as the module proxy reports it
@@ -114,7 +121,8 @@ def fetch_gomod(module: str, version: str, dest: Path, require_sumdb: bool = Fal
     """Download a module zip with `go mod download` (GOPROXY as configured) and copy it to `dest`.
 
     The pinned SHA-256 of the zip is what the build trusts. The checksum database is asked
-    too; a module it does not list (skopeo's is not) is accepted unless `require_sumdb`.
+    too; a module it says it does not list (skopeo's is not) is accepted unless
+    `require_sumdb`, and marked as resting on its digest alone.
     """
     go = shutil.which("go")
     if not go:
@@ -127,7 +135,7 @@ def fetch_gomod(module: str, version: str, dest: Path, require_sumdb: bool = Fal
         except json.JSONDecodeError:
             return {"Error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
     info, in_sumdb = download({}), True
-    if "Error" in info and "sumdb" in info["Error"] and not require_sumdb:
+    if "Error" in info and NOT_IN_SUMDB.search(info["Error"]) and not require_sumdb:
         info, in_sumdb = download({"GONOSUMDB": module}), False
     if "Error" in info:
         raise SourceError(f"the Go module proxy cannot serve {module}@{version}: {info['Error'].splitlines()[0]}")

@@ -18,7 +18,9 @@ from .arch import Arch
 from .atomic import atomic_path
 from .catalog import Catalog
 from .checksums import write_checksums
+from .compat import unmet_needs
 from .engine import Engine, Settings
+from .errors import StaticbuildError
 from .fetch import SourceCache, sha256_of
 from .lock import Lock
 from .sbom import make_sbom
@@ -41,6 +43,9 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
             build_missing: bool = True, console: Console | None = None) -> Packaged:
     engine = Engine(settings, catalog, lock, console)
     names = bundle.components(spec, catalog)
+    unmet = unmet_needs(catalog, {n: lock.pin(n).version for n in names if catalog.get(n).upstream})
+    if unmet:  # e.g. podman 6 with a netavark 3 in the lock: never shipped together
+        raise StaticbuildError(f"{spec.name}: {'; '.join(u.message for u in unmet)}")
     planned = engine.build(names, [arch]) if build_missing else engine.cached(names, [arch])
     results = {target.recipe.name: result for target, result in planned.items()}  # the whole closure
     started = time.monotonic()
@@ -51,6 +56,6 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
     with atomic_path(dest) as tmp_bundle, atomic_path(sbom_path(dest)) as tmp_sbom:
         write_tar_zst(files, tool["source_date_epoch"], tmp_bundle)
         tmp_sbom.write_text(make_sbom(spec.name, tool["version"], tool["source_date_epoch"], sha256_of(tmp_bundle),
-                                      files, results, catalog, SourceCache(settings.cache)))
+                                      files, results, catalog, lock, SourceCache(settings.cache)))
     write_checksums(out)
     return Packaged(dest, sbom_path(dest), tool["version"], len(files), round(time.monotonic() - started, 1))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SourceError, StaticbuildError
+from .errors import SourceError, StaticbuildError, ToolMissingError
 from .fetch import NotAvailable, download, sha256_of
 from .lock import Lock, Pin, PinnedSource
 from .mirrors import DebianArchive, fetch_crate, fetch_gomod
@@ -54,8 +54,8 @@ def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resoluti
             first, _, rest = upstream.gomod.partition("/")
             subdir = f"{rest}@v{version}" if rest else ""
             note = "checksum database and zip digest" if module.in_sumdb else "zip digest only (not in the checksum database)"
-            return Resolution(upstream, PinnedSource(f"gomod:{upstream.gomod}@v{version}", digest, subdir), note,
-                              module.epoch)
+            source = PinnedSource(f"gomod:{upstream.gomod}@v{version}", digest, subdir, digest_only=not module.in_sumdb)
+            return Resolution(upstream, source, note, module.epoch)
         if upstream.crate:
             crate, crate_version = upstream.crate[0], upstream.crate[1].format(**names)
             digest = _hash_download(lambda p: fetch_crate(crate, crate_version, p))
@@ -67,10 +67,14 @@ def resolve(upstream: Upstream, version: str, debian: DebianArchive) -> Resoluti
         return Resolution(upstream, PinnedSource(url, digest, upstream.subdir), "downloaded and hashed now")
     except (NotAvailable, SourceError) as exc:
         return Resolution(upstream, None, str(exc))
+    except ToolMissingError as exc:  # no go or cargo here: that location is skipped, the others still count
+        return Resolution(upstream, None, f"skipped: {exc}")
 
 
-def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None = None) -> list[Resolution]:
-    """Resolve every upstream location of `recipe` at `version` and store the result in the lock.
+def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None = None,
+        save: bool = True) -> list[Resolution]:
+    """Resolve every upstream location of `recipe` at `version` and store the result in the lock
+    (and its file, unless `save` is off: several pins then go to the file at once).
 
     A location that cannot be checked now keeps the digest the lock already had for the
     same version (it was checked when it was written); one never checked is left out.
@@ -92,5 +96,6 @@ def pin(recipe: Recipe, version: str, lock: Lock, debian: DebianArchive | None =
                                + "; ".join(r.note for r in resolutions))
     epoch = next((r.epoch for r in resolutions if r.epoch), previous.epoch if kept else 0)
     lock.pins[recipe.name] = Pin(version, tuple(sources), epoch)
-    lock.save()
+    if save:
+        lock.save()
     return resolutions

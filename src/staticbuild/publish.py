@@ -9,6 +9,13 @@ an error.
 An existing asset is the same as a local file when name and size match and the SHA-256
 matches: GitHub's `digest` field ("sha256:...") where the API gives it, otherwise the
 asset is downloaded and hashed (older GitHub Enterprise servers have no digest field).
+
+Signatures are the exception: signing the same file again gives new bytes (a new keyless
+certificate, a new nonce). On a draft, a re-run's signatures replace the old ones; on a
+published release, the existing signatures stay and must verify against the published files.
+
+GitHub's "latest" badge is one per repository and three tools share it: it goes to the
+newest podman release only (the flagship); buildah and skopeo releases never take it.
 """
 
 from __future__ import annotations
@@ -16,17 +23,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import signing
 from .checksums import CHECKSUMS, check_checksums
 from .errors import GitHubError, StaticbuildError
 from .fetch import sha256_of
 from .github import GitHub
-from .upstream import release_tag, version_key
+from .upstream import release_key, release_tag, version_key
 
 PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json")
+LATEST_TOOL = "podman"
 # Keyless signatures carry the identity of the workflow file that signed: for a reusable
 # workflow that is the called file (job_workflow_ref), not the caller's.
 SIGNER_WORKFLOW = ".github/workflows/build.yml"
@@ -104,8 +114,23 @@ def check_tool_version(components: list[tuple[str, str]], tool: str, version: st
                                f"{tool} {version} (staticbuild.lock decides what is built)")
 
 
-def title(tool: str, version: str) -> str:
-    return f"{tool.capitalize()} {version}"
+def title(tool: str, version: str, revision: int = 0) -> str:
+    return f"{tool.capitalize()} {version}" + (f" (rebuild {revision})" if revision else "")
+
+
+COMPONENT_ROW = re.compile(r"^\| ([^|\s]+) \| ([^|\s]+) \|$", re.MULTILINE)
+
+
+def changes(before: str, components: list[tuple[str, str]], previous_tag: str) -> str:
+    """A rebuild's notes: which bundled components changed since the previous release of the version."""
+    old = dict(COMPONENT_ROW.findall(before))
+    old.pop("component", None)
+    new = dict(components)
+    rows = [f"| {n} | {old.get(n, '-')} | {new.get(n, '-')} |" for n in sorted(old.keys() | new.keys())
+            if old.get(n) != new.get(n)]
+    table = "\n".join(["| component | before | now |", "|---|---|---|", *rows]) if rows else \
+        "The bundled components' versions are the same; their pinned sources or the toolchain changed."
+    return f"### Changes since {previous_tag}\n\n{table}\n\n"
 
 
 def release_notes(tool: str, version: str, components: list[tuple[str, str]], repo: str, signed: bool,
@@ -182,11 +207,25 @@ class Publisher:
                 self.gh.pause(attempt)
         raise AssertionError("unreachable")
 
-    def make_latest(self, tool: str, version: str) -> str:
-        """GitHub's "latest" badge only for the newest version of the tool; an older branch's fix never takes it."""
+    def make_latest(self, tool: str, version: str, revision: int = 0) -> str:
+        """The repository's one "latest" badge: only podman's newest release takes it (an older branch's
+        fix never does, and buildah and skopeo never take it from podman)."""
+        if tool != LATEST_TOOL:
+            return "false"
         released = [v for r in self.gh.paginate(f"/repos/{self.repo}/releases")
                     if not r.get("draft") and (v := _tool_version(r["tag_name"], tool))]
-        return "true" if all(version_key(version) >= version_key(v) for v in released) else "false"
+        mine = (version_key(version), revision)
+        return "true" if all(mine >= release_key(v) for v in released) else "false"
+
+    def previous_body(self, tool: str, version: str, revision: int) -> tuple[str, str] | None:
+        """(tag, notes) of the newest published release of this version before `revision`."""
+        if not revision:
+            return None
+        for earlier in range(revision - 1, -1, -1):
+            found = self.published(release_tag(tool, version, earlier))
+            if found:
+                return found["tag_name"], found.get("body") or ""
+        return None
 
     # --- assets ---------------------------------------------------------------------------
 
@@ -209,10 +248,35 @@ class Publisher:
         mine = {a.name: a for a in local}
         problems = [f"{n} is on the release but not in the directory" for n in sorted(uploaded.keys() - mine.keys())]
         problems += [f"{n} differs from the local file" for n in sorted(uploaded.keys() & mine.keys())
-                     if not self.same(uploaded[n], mine[n])]
+                     if not is_signature(n) and not self.same(uploaded[n], mine[n])]
         if missing_too:
             problems += [f"{n} is missing from the release" for n in sorted(mine.keys() - uploaded.keys())]
         return problems
+
+    def resigned(self, remote: list[dict], local: list[Asset]) -> list[dict]:
+        """The uploaded signatures that this run's signatures replace (the same file, signed again)."""
+        uploaded = {a["name"]: a for a in remote if a.get("state") == "uploaded"}
+        return [uploaded[a.name] for a in local
+                if is_signature(a.name) and a.name in uploaded and not self.same(uploaded[a.name], a)]
+
+    def check_signatures(self, release: dict, local: list[Asset], identity: signing.Identity | None) -> None:
+        """A published release keeps its signatures: each one this run made anew must let the published
+        one verify against the file (the local file, which equals the published one)."""
+        for remote in self.resigned(self.assets(release), local):
+            name = remote["name"]
+            if identity is None:
+                raise StaticbuildError(f"{name} on the published {release['tag_name']} differs from the local one, "
+                                       "and no identity was given to verify it")
+            with tempfile.TemporaryDirectory(prefix="staticbuild-signature-") as tmp:
+                bundle = Path(tmp) / name
+                bundle.write_bytes(self.gh.download(remote["url"]))
+                try:
+                    signing.verify(next(a.path for a in local if a.name == name.removesuffix(signing.SUFFIX)),
+                                   identity, bundle)
+                except (StaticbuildError, StopIteration) as exc:
+                    raise StaticbuildError(f"the published signature {name} of {release['tag_name']} does not verify "
+                                           f"against the file ({exc or 'file missing'}); a published release is "
+                                           "never changed here") from None
 
     def upload(self, release: dict, asset: Asset) -> None:
         """Upload one asset; after a broken upload or a name clash, look at what is there and act on it."""
@@ -245,15 +309,23 @@ class Publisher:
 
     # --- the whole release ----------------------------------------------------------------
 
-    def release(self, tool: str, version: str, directory: Path, *, commitish: str | None = None,
-                environ: Mapping[str, str] | None = None, log=print) -> Outcome:
+    def release(self, tool: str, version: str, directory: Path, *, revision: int = 0, inputs: str | None = None,
+                commitish: str | None = None, environ: Mapping[str, str] | None = None,
+                identity: signing.Identity | None = None, log=print) -> Outcome:
+        """Publish `directory` as TOOL-vVERSION (or its rebuild -rREVISION); `inputs` is the lock digest
+        (upstream.release_inputs) recorded in the notes, so `check` sees when a rebuild is due."""
         assets = collect_assets(directory)
         require_matching_checksums(directory)
         components = sbom_components([a.path for a in assets if a.name.endswith(".cdx.json")])
         check_tool_version(components, tool, version)
-        tag, name = release_tag(tool, version), title(tool, version)
-        body = release_notes(tool, version, components, self.repo,
-                             any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+        tag, name = release_tag(tool, version, revision), title(tool, version, revision)
+        previous = self.previous_body(tool, version, revision)
+        if revision and previous is None:
+            raise StaticbuildError(f"{tag} is a rebuild, but no earlier release of {tool} {version} is published")
+        body = (changes(previous[1], components, previous[0]) if previous else "") + release_notes(
+            tool, version, components, self.repo, any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+        if inputs:
+            body += f"\n<!-- staticbuild-inputs: {inputs} -->\n"
 
         done = self.published(tag)
         if done:
@@ -261,6 +333,7 @@ class Publisher:
             if problems:
                 raise StaticbuildError(f"{tag} is published already and differs from {directory}: "
                                        f"{'; '.join(problems)}. A published release is never changed here")
+            self.check_signatures(done, assets, identity)
             return Outcome(done["html_url"], published=False)
 
         draft = self.draft(tag, name, body, commitish)
@@ -272,6 +345,10 @@ class Publisher:
         if problems:
             raise StaticbuildError(f"the draft release {tag} holds assets that are not these: {'; '.join(problems)}. "
                                    "It stays a draft: delete those assets on GitHub, or rebuild")
+        for old in self.resigned(remote, assets):
+            log(f"replacing {old['name']} (signed again by this run)")
+            self.delete(old)
+            remote = [a for a in remote if a is not old]
         have = {a["name"] for a in remote if a.get("state") == "uploaded"}
         for asset in assets:
             if asset.name in have:
@@ -285,8 +362,19 @@ class Publisher:
             raise StaticbuildError(f"the draft release {tag} is not complete: {'; '.join(problems)}")
         final = self.gh.json("PATCH", f"/repos/{self.repo}/releases/{draft['id']}",
                              json={"tag_name": tag, "name": name, "body": body, "draft": False,
-                                   "make_latest": self.make_latest(tool, version)})
+                                   "make_latest": self.make_latest(tool, version, revision)})
         return Outcome(final["html_url"], published=True)
+
+
+def is_signature(name: str) -> bool:
+    return name.endswith(signing.SUFFIX)
+
+
+def keyless_identity(repo: str, environ: Mapping[str, str]) -> signing.Identity:
+    """The build workflow of this repository, at any branch or tag: who signs this repository's releases."""
+    server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return signing.Identity(certificate_identity=f"^{re.escape(f'{server}/{repo}/{SIGNER_WORKFLOW}')}@refs/.+$",
+                            oidc_issuer=OIDC_ISSUER, identity_is_regexp=True)
 
 
 def _tool_version(tag: str, tool: str) -> str | None:

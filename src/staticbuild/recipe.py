@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .engine import BuildContext
+    from .context import BuildContext
 
 
 PATCH_DIR = Path(__file__).parent / "recipes" / "patches"
@@ -62,6 +62,24 @@ class Upstream:
     subdir: str = ""
 
 
+@dataclass(frozen=True)
+class Limit:
+    """Upstream versions from `below` on need more than this recipe has (a new library, a rewrite):
+    they are never pinned by the unattended bump, which names the reason instead."""
+
+    below: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one release line of a component requires of others (from its release notes and go.mod):
+    component -> (at least, below). A bundle that breaks it is refused."""
+
+    line: str  # the major version it applies to, e.g. "6" for podman 6.x
+    components: tuple[tuple[str, str, str], ...]  # (component, at least, below)
+
+
 @dataclass(frozen=True, eq=False)  # one object per name in the catalog: identity is equality
 class Recipe:
     name: str
@@ -77,6 +95,8 @@ class Recipe:
     patches: tuple[str, ...] = ()  # files in recipes/patches/, applied with `patch -p1` in order
     stage: ToolchainStage = ToolchainStage.target
     arches: tuple[str, ...] = ("amd64", "arm64")
+    limit: Limit | None = None  # the first upstream version this recipe cannot build
+    needs: tuple[Needs, ...] = ()  # per release line: the versions it requires of other components
 
     def patch_files(self) -> list[Path]:
         return [PATCH_DIR / name for name in self.patches]

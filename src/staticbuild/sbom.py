@@ -28,8 +28,9 @@ from packageurl import PackageURL
 
 from .archive import Entry
 from .catalog import Catalog
-from .engine import Result
+from .context import Result
 from .fetch import SourceCache, sha256_of
+from .lock import Lock
 from .toolchain import require
 
 KIND = "staticbuild:kind"  # "recipe", "go-module", "crate" or "file"; release notes read the recipes
@@ -39,30 +40,32 @@ def sha256(digest: str) -> HashType:
     return HashType(alg=HashAlgorithm.SHA_256, content=digest)
 
 
-def recipe_purl(source: dict | None, name: str, version: str) -> PackageURL:
-    url = source["url"] if source else ""
-    if url.startswith("gomod:"):
-        module, _, ver = url.removeprefix("gomod:").rpartition("@")
-        namespace, _, leaf = module.rpartition("/")
-        return PackageURL("golang", namespace, leaf, ver)
-    if url.startswith("crate:"):
-        return PackageURL("cargo", None, name, version)
-    qualifiers = {"download_url": url} if url.startswith("https://") else None
-    return PackageURL("generic", None, name, version, qualifiers)
+def recipe_purl(locations: list[str], name: str, version: str) -> PackageURL:
+    """From the pinned locations (in the lock's order), never from whichever one served the bytes."""
+    for url in locations:
+        if url.startswith("gomod:"):
+            module, _, ver = url.removeprefix("gomod:").rpartition("@")
+            namespace, _, leaf = module.rpartition("/")
+            return PackageURL("golang", namespace, leaf, ver)
+        if url.startswith("crate:"):
+            return PackageURL("cargo", None, name, version)
+    download = next((u for u in locations if u.startswith("https://")), None)
+    return PackageURL("generic", None, name, version, {"download_url": download} if download else None)
 
 
-def recipe_component(result: Result, catalog: Catalog) -> Component:
+def recipe_component(result: Result, catalog: Catalog, lock: Lock) -> Component:
     manifest, recipe = result.manifest, catalog.get(result.manifest["name"])
     source = manifest.get("source")
+    locations = lock.pin(recipe.name).locations(source["sha256"]) if source else []
     return Component(
         type=ComponentType.APPLICATION if recipe.binaries else ComponentType.LIBRARY,
         bom_ref=f"recipe:{recipe.name}", name=recipe.name, version=manifest["version"],
         description=recipe.summary, licenses=[LicenseExpression(recipe.license)],
         hashes=[sha256(source["sha256"])] if source else [],
-        purl=recipe_purl(source, recipe.name, manifest["version"]),
+        purl=recipe_purl(locations, recipe.name, manifest["version"]),
         external_references=[ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(recipe.homepage))],
         properties=[Property(name=KIND, value="recipe"),
-                    *([Property(name="staticbuild:source", value=source["url"])] if source else [])],
+                    *(Property(name="staticbuild:source", value=url) for url in locations)],
     )
 
 
@@ -116,11 +119,11 @@ def libraries(name: str, result: Result, files: list[Entry], catalog: Catalog,
 
 
 def make_sbom(bundle_name: str, version: str, epoch: int, bundle_digest: str, files: list[Entry],
-              results: dict[str, Result], catalog: Catalog, sources: SourceCache) -> str:
+              results: dict[str, Result], catalog: Catalog, lock: Lock, sources: SourceCache) -> str:
     """The SBOM of one bundle as CycloneDX JSON. `results`: every component in the bundle's closure."""
     root = Component(type=ComponentType.APPLICATION, name=bundle_name, version=version,
                      bom_ref=f"bundle:{bundle_name}", hashes=[sha256(bundle_digest)])
-    recipes = {n: recipe_component(r, catalog) for n, r in results.items() if r.manifest.get("source")}
+    recipes = {n: recipe_component(r, catalog, lock) for n, r in sorted(results.items()) if r.manifest.get("source")}
     known: dict[str, Component] = {str(c.bom_ref): c for c in recipes.values()}
     edges: dict[str, set[str]] = defaultdict(set)
     for name, component in recipes.items():

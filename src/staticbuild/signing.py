@@ -32,6 +32,7 @@ class Identity:
     key: Path | None = None
     certificate_identity: str | None = None
     oidc_issuer: str = GITHUB_ISSUER
+    identity_is_regexp: bool = False  # e.g. any ref of the signing workflow
 
     def __post_init__(self):
         if (self.key is None) == (self.certificate_identity is None):
@@ -69,8 +70,9 @@ def sign(folder: Path, key: Path | None) -> list[Path]:
     return written
 
 
-def verify(path: Path, identity: Identity) -> None:
-    bundle = signature_of(path)
+def verify(path: Path, identity: Identity, bundle: Path | None = None) -> None:
+    """Check `path` against its Sigstore bundle (by default the X.sigstore.json beside it)."""
+    bundle = bundle or signature_of(path)
     if not bundle.is_file():
         raise StaticbuildError(f"{path.name}: no signature ({bundle.name} missing)")
     args = ["verify-blob", "--new-bundle-format", "--bundle", str(bundle)]
@@ -81,5 +83,6 @@ def verify(path: Path, identity: Identity) -> None:
             cosign([*args, "--key", str(identity.key), "--insecure-ignore-tlog", "--trusted-root", root.name,
                     str(path)], path)
     else:
-        cosign([*args, "--certificate-identity", identity.certificate_identity,
-                "--certificate-oidc-issuer", identity.oidc_issuer, str(path)], path)
+        flag = "--certificate-identity-regexp" if identity.identity_is_regexp else "--certificate-identity"
+        cosign([*args, flag, identity.certificate_identity, "--certificate-oidc-issuer", identity.oidc_issuer,
+                str(path)], path)

@@ -37,12 +37,38 @@ def require(tool: str) -> str:
     return path
 
 
+# Host programs that take part in builds (configure scripts, Makefiles, patches, generators).
+# Their versions are in every key: a new binutils or autoconf can change what comes out.
+HOST_TOOLS = ("make", "patch", "pkg-config", "autoconf", "automake", "libtoolize", "m4", "bison", "flex", "gperf")
+
+
+def first_line(argv: list[str]) -> str:
+    """The first line a program prints for --version; 'absent' when it is not installed."""
+    if not shutil.which(argv[0]):
+        return "absent"
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
+    lines = (proc.stdout or proc.stderr).splitlines()
+    return lines[0].strip() if lines else f"exit {proc.returncode}"
+
+
+def file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).resolve().read_bytes()).hexdigest()[:16]
+
+
 @cache
-def host_identity(arch: Arch) -> str:
-    """What of the host toolchain shapes the output: gcc version and kernel header version."""
-    gcc = require(f"{arch.info.gnu_tools_prefix}gcc")
-    version = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
-    return f"{version}; linux headers {kernel_headers_version(arch)}"
+def host_identity(arch: Arch) -> dict[str, str]:
+    """What of the host shapes the output: the compiler and binutils, kernel headers, the build programs."""
+    prefix = arch.info.gnu_tools_prefix
+    gcc = require(f"{prefix}gcc")
+    return {
+        "gcc": subprocess.run([gcc, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0],
+        # binutils' version line has no distribution revision: the programs' own digests do
+        "binutils": first_line([require(f"{prefix}ld"), "--version"]),
+        "ld, as": [file_digest(require(f"{prefix}{t}")) for t in ("ld", "as")],
+        "linux headers": kernel_headers_version(arch),
+        **{tool: first_line([tool, "--version"]) for tool in HOST_TOOLS},
+        "sh": os.path.realpath(shutil.which("sh") or "sh"),  # dash or bash: configure scripts differ
+    }
 
 
 def kernel_headers_version(arch: Arch) -> str:
@@ -227,6 +253,7 @@ endian = 'little'
             "CGO_CFLAGS": f"{env['CFLAGS']} {env['CPPFLAGS']}",
             "CGO_LDFLAGS": f"-L{self.deps}/usr/lib",
             "GOTOOLCHAIN": "local",  # never download another Go: the pinned host Go builds
+            "GOAMD64": "v1", "GOARM64": "v8.0",  # the baseline CPUs, whatever a go env file says
         }
 
     def cargo_env(self, work_root: Path, shared: Path) -> dict[str, str]:
@@ -239,12 +266,7 @@ endian = 'little'
         for every component of an arch, so the shared target dir keeps std and common crates
         between them (cargo rebuilds a unit when any of them changes).
         """
-        unwind = shared / "rust-unwind" / self.arch.name
-        if not (unwind / "libunwind.a").exists():
-            unwind.mkdir(parents=True, exist_ok=True)
-            eh = subprocess.run([self.tool("gcc"), "-print-file-name=libgcc_eh.a"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-            shutil.copyfile(eh, unwind / "libunwind.a")
+        unwind = self.rust_unwind(shared)
         target = self.arch.rust_target.upper().replace("-", "_")
         cc = self.shared_cc(shared)
         cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
@@ -268,6 +290,22 @@ endian = 'little'
             "CARGO_ENCODED_RUSTFLAGS": "\x1f".join(rustflags),
             "CARGO_TARGET_DIR": str(shared / "cargo-target" / self.arch.name),
         }
+
+    def rust_unwind(self, shared: Path) -> Path:
+        """A folder offering gcc's libgcc_eh.a as libunwind.a, named by that file's digest and written
+        atomically: a new gcc gets a new folder (and so a rebuild), a half-copied file is never used."""
+        eh = Path(subprocess.run([self.tool("gcc"), "-print-file-name=libgcc_eh.a"], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+        data = eh.read_bytes()
+        final = shared / "rust-unwind" / f"{self.arch.name}-{hashlib.sha256(data).hexdigest()[:16]}"
+        if not (final / "libunwind.a").is_file():
+            tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            (tmp / "libunwind.a").write_bytes(data)
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+        return final
 
     def configure_args(self) -> list[str]:
         """autotools: cross-compile from the amd64 build machine to a musl host, static only."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ from .arch import Arch
 from .archive import is_archive, open_tar
 from .catalog import Catalog
 from .errors import StaticbuildError
-from .extract import check_members
+from .extract import UNREADABLE, check_members, one_line, safe_extractall
 
 # Strings mimalloc's code always carries, also in a stripped binary.
 MIMALLOC_MARKERS = (b"mimalloc: ", b"MIMALLOC_")
@@ -97,15 +98,23 @@ def emulated(qemu: str, path: Path) -> list[str]:
     return [unshare, flags, "sh", "-c", READ_ONLY_VIEW, "sh", str(path.parent.resolve()), qemu]
 
 
+def run_env(extra: dict[str, str]) -> dict[str, str]:
+    """A minimal environment: downloaded binaries never see the caller's tokens or settings."""
+    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+            "HOME": os.environ.get("HOME", "/"), **extra}
+
+
 def run_binary(path: Path, arch: Arch, args: tuple[str, ...], env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run natively on a machine of the binary's arch (an arm64 runner), under qemu-user elsewhere."""
     prefix: list[str] = []
-    if arch.info.qemu:
+    if arch.needs_emulation:
         qemu = shutil.which(arch.info.qemu)
         if not qemu:
-            raise StaticbuildError(f"{arch.info.qemu} is needed to run {arch} binaries; run `make setup`")
+            raise StaticbuildError(f"{arch.info.qemu} is needed to run {arch} binaries on this "
+                                   f"{platform.machine()} machine; run `make setup`")
         prefix = emulated(qemu, path)
     return subprocess.run([*prefix, str(path), *args], capture_output=True, text=True, errors="replace",
-                          timeout=RUN_TIMEOUT, env=os.environ | env_extra, stdin=subprocess.DEVNULL)
+                          timeout=RUN_TIMEOUT, env=run_env(env_extra), stdin=subprocess.DEVNULL)
 
 
 def cpu_has(flag: str) -> bool:
@@ -187,9 +196,12 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
             elif is_archive(path):  # a release bundle (.tar.zst) or any tarball
                 dest = Path(tmp) / str(i)
                 dest.mkdir()
-                with open_tar(path) as tar:
-                    check_members(tar, dest)
-                    tar.extractall(dest, filter="data")
+                try:
+                    with open_tar(path) as tar:
+                        check_members(tar, dest)
+                        safe_extractall(tar, dest)
+                except UNREADABLE as exc:
+                    raise StaticbuildError(f"{path}: not a readable archive ({one_line(exc)})") from None
                 found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))
             elif path.exists():
                 found.append(path)

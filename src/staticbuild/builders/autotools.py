@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine import BuildContext
+from ..context import BuildContext
 
 
 @dataclass(frozen=True)

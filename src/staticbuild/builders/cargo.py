@@ -4,13 +4,16 @@ import subprocess
 from dataclasses import dataclass
 from functools import cache
 
-from ..engine import BuildContext
+from ..context import BuildContext
 from ..toolchain import CARGO, RUSTC, require
 
 
 @cache
 def rustc_version() -> str:
-    return subprocess.run([require(RUSTC), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    """rustc's verbose version (commit, LLVM) and cargo's: Debian's rustc-web also builds std from its sources."""
+    rustc = subprocess.run([require(RUSTC), "-vV"], capture_output=True, text=True, check=True).stdout.strip()
+    cargo = subprocess.run([require(CARGO), "-V"], capture_output=True, text=True, check=True).stdout.strip()
+    return f"{rustc}\n{cargo}"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..engine import BuildContext
+from ..context import BuildContext
 from ..recipe import PATCH_DIR
 from ..toolchain import require
 
@@ -20,6 +21,18 @@ REPRODUCIBLE = ("-s", "-w", "-buildid=")
 @cache
 def go_version() -> str:
     return subprocess.run([require("go"), "version"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+# The user's module proxy and checksum database settings, wherever they are set (environment
+# or `go env -w`). Builds then run with GOENV=off, so nothing else of a go env file (GOFLAGS,
+# GOEXPERIMENT, ...) can change what is built.
+NETWORK_VARS = ("GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE")
+
+
+@cache
+def go_network_env() -> dict[str, str]:
+    proc = subprocess.run([require("go"), "env", "-json", *NETWORK_VARS], capture_output=True, text=True, check=True)
+    return {k: v for k, v in json.loads(proc.stdout).items() if v} | {"GOENV": "off"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,7 @@ class Go:
         return [p.path for p in self.dep_patches]
 
     def build(self, ctx: BuildContext) -> None:
-        env = ctx.toolchain.go_env(ctx.build.parent, self.cgo) | {
+        env = ctx.toolchain.go_env(ctx.build.parent, self.cgo) | go_network_env() | {
             "GOCACHE": str(ctx.shared / "go-build"),  # shared by every Go tool and both arches
             "GOMODCACHE": str(ctx.shared / "go-mod"),
             "GOFLAGS": "-trimpath -buildvcs=false -mod=mod",

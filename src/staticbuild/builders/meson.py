@@ -4,7 +4,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import BuildContext
+from ..context import BuildContext
+from ..toolchain import first_line
 
 # meson and ninja come from the project's virtualenv (pinned), not from the distribution.
 BIN = Path(sys.executable).parent
@@ -18,6 +19,9 @@ class Meson:
     targets: tuple[str, ...] = ()  # build only these ninja targets (then `install_script` installs them)
     install_script: str = ""  # shell run in the build dir instead of `meson install`
     kind: str = "meson"
+
+    def tool_identity(self) -> str:
+        return f"{first_line([str(BIN / 'meson'), '--version'])}; ninja {first_line([str(BIN / 'ninja'), '--version'])}"
 
     def build(self, ctx: BuildContext) -> None:
         cross = ctx.toolchain.meson_cross_file(ctx.build.parent / "cross.ini")

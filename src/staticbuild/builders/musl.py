@@ -10,7 +10,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from ..engine import BuildContext
+from ..context import BuildContext
 from ..errors import StaticbuildError
 
 COMPAT_SOURCE = (Path(__file__).parent / "musl_compat.c").read_text()

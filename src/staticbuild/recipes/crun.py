@@ -1,5 +1,5 @@
 from ..builders import Autotools
-from ..recipe import Recipe, Smoke, Upstream
+from ..recipe import Limit, Recipe, Smoke, Upstream
 
 recipe = Recipe(
     name="crun",
@@ -17,4 +17,5 @@ recipe = Recipe(
     depends=("libseccomp", "libcap", "argp"),
     binaries=("usr/bin/crun",),
     smoke={"crun": Smoke(("--version",), "crun version {version}")},
+    limit=Limit("1.28", "from 1.28 on crun parses JSON with json-c, not its embedded yajl: add a json-c recipe first"),
 )

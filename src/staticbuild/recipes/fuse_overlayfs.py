@@ -1,5 +1,5 @@
 from ..builders import Autotools
-from ..recipe import Recipe, Smoke, Upstream
+from ..recipe import Limit, Recipe, Smoke, Upstream
 
 recipe = Recipe(
     name="fuse-overlayfs",
@@ -15,4 +15,5 @@ recipe = Recipe(
     depends=("fuse3",),
     binaries=("usr/bin/fuse-overlayfs",),
     smoke={"fuse-overlayfs": Smoke(("--version",), "fuse-overlayfs: version {version}")},
+    limit=Limit("2", "2.x is a rewrite in Rust: it needs a cargo recipe"),
 )

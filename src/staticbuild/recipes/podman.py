@@ -1,5 +1,5 @@
 from ..builders import DepPatch, Go
-from ..recipe import Recipe, Smoke, Upstream
+from ..recipe import Needs, Recipe, Smoke, Upstream
 
 # Build tags, as upstream's Makefile and the known static builds choose them:
 #   grpcnotrace       upstream default: no gRPC tracing code
@@ -33,4 +33,6 @@ recipe = Recipe(
     depends=("libseccomp",),
     binaries=("usr/bin/podman", "usr/libexec/podman/rootlessport"),
     smoke={"podman": Smoke(("--version",), "podman version {version}")},
+    # podman 6 talks to netavark and aardvark-dns 2.x only (and needs cgroup v2 on the host).
+    needs=(Needs("6", (("netavark", "2", "3"), ("aardvark-dns", "2", "3"))),),
 )
