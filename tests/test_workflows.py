@@ -89,9 +89,10 @@ def test_check_feeds_its_matrix_to_the_build_workflow():
     assert caller["uses"] == "./.github/workflows/build.yml"
     assert caller["strategy"]["matrix"] == "${{ fromJSON(needs.check.outputs.matrix) }}"
     assert caller["if"] == "needs.check.outputs.count != '0'"
-    assert caller["with"] == {"tool": "${{ matrix.tool }}", "version": "${{ matrix.version }}"}
-    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version"}
-    assert build["concurrency"]["group"] == "build-${{ inputs.tool }}-${{ inputs.version }}"
+    assert caller["with"] == {"tool": "${{ matrix.tool }}", "version": "${{ matrix.version }}",
+                              "revision": "${{ matrix.revision || '0' }}"}
+    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version", "revision"}
+    assert build["concurrency"]["group"] == "build-${{ inputs.tool }}-${{ inputs.version }}-r${{ inputs.revision }}"
     assert build["jobs"]["build"]["strategy"]["matrix"]["arch"] == ["amd64", "arm64"]
     assert build["jobs"]["test-arm64"]["runs-on"] == "ubuntu-24.04-arm"
     assert build["jobs"]["release"]["needs"] == ["build", "test-arm64"]
