@@ -10,7 +10,12 @@ Everything act is told, and why:
 * act's artifact server (`--artifact-server-path`, new for each run, as GitHub's artifacts
   belong to one run) and cache server (`--cache-server-path`, kept, as a repository's caches are);
 * GITHUB_API_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at the local GitHub;
-* its own HOME and XDG folders, so no ~/.actrc or cache of the machine's user changes the run.
+* its own HOME and XDG folders, so no ~/.actrc or cache of the machine's user changes the run;
+* `--reuse`: act gives itself one minute to stop and remove a job's container, and fails the
+  whole run past it; the build job's container holds gigabytes (the toolchain packages, the
+  staticbuild cache), whose removal takes longer on a busy 2-core machine. So act leaves its
+  containers and volumes, and the rehearsal removes all of them after every run
+  (`remove_leftovers`): each run still starts from fresh containers, as on GitHub.
 """
 
 from __future__ import annotations
@@ -59,12 +64,13 @@ class Act:
     work: Path
     local_repositories: list[str]
     api_url: str
+    podman_remote: Path  # the bundle's podman, as a client of the service (`podman --url`)
 
     def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str]) -> list[str]:
         platforms = [f"-P={label}={image}" for label, image in PLATFORMS.items()]
         return [str(self.binary), "workflow_dispatch", "-W", ".github/workflows/check.yml", "-C", str(clone),
                 *(f"--input={k}={v}" for k, v in inputs.items()), *platforms, "--pull=false",
-                "--container-daemon-socket=-", "--container-options=--privileged",
+                "--container-daemon-socket=-", "--container-options=--privileged", "--reuse",
                 f"--artifact-server-path={run_dir / 'artifacts'}", "--artifact-server-addr=127.0.0.1",
                 f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
                 "--cache-server-addr=127.0.0.1", f"--action-cache-path={self.work / 'act-actions'}",
@@ -105,7 +111,19 @@ class Act:
             timeout: float = 3 * 3600) -> RunResult:
         started = time.monotonic()
         proc, log = self.start(name, clone, repo, run_id, inputs)
-        return self.wait(name, proc, log, started, timeout)
+        try:
+            return self.wait(name, proc, log, started, timeout)
+        finally:
+            self.remove_leftovers()
+
+    def remove_leftovers(self) -> None:
+        """Every container and volume act left (see --reuse above), but the tool cache; through the API."""
+        podman = [str(self.podman_remote), "--url", self.docker_host]
+        subprocess.run([*podman, "rm", "-af", "-t", "0"], capture_output=True, timeout=1800)
+        volumes = subprocess.run([*podman, "volume", "ls", "-q"], capture_output=True, text=True, timeout=120)
+        stale = [v for v in volumes.stdout.split() if v != "act-toolcache"]
+        if stale:
+            subprocess.run([*podman, "volume", "rm", "-f", *stale], capture_output=True, timeout=600)
 
 
 def echo_progress(log: Path, seen: int) -> int:
@@ -121,7 +139,7 @@ def job_results(log: Path) -> dict[str, str]:
     results = {}
     for line in log.read_text(errors="replace").splitlines():
         if m := JOB_RESULT.match(line.strip()):
-            results[m["job"]] = m["result"]
+            results[m["job"].strip()] = m["result"]  # act pads names to align its columns
     return results
 
 

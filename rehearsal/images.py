@@ -1,7 +1,7 @@
 """Container images made here, since no registry is reachable: Debian root file systems from debootstrap.
 
 * `ubuntu-24.04` / `ubuntu-24.04-arm` runner stand-ins: Debian 12 for amd64, and for arm64
-  (debootstrap --foreign, the second stage under qemu-user through binfmt_misc), with what
+  (debootstrap --foreign, the second stage under qemu-user in the sandbox), with what
   the jobs use from GitHub's runner images: node (JavaScript actions), git, python3 + venv,
   curl, jq, zstd, sudo, uidmap; the amd64 one also cosign (in place of cosign-installer's
   download from GitHub, which is switched off under act).
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -26,6 +27,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import sandbox
 from .common import RehearsalError, debian_mirror, debian_security_mirror, digest, file_sha256, need, run, say
 from .service import Podman
 
@@ -84,7 +86,7 @@ class Recipe:
 
     def key(self, mirror: str) -> str:
         return digest(asdict(self), mirror, NODE_VERSION, NODE.get(self.arch), GO_VERSION, DOCKER_APT, SUITE,
-                      {p.name: file_sha256(p) for p in local_cas()})
+                      {p.name: file_sha256(p) for p in local_cas()}, host_apt_settings())
 
 
 RUNNER_AMD64 = Recipe("localhost/rehearsal/runner:ubuntu-24.04", "amd64", RUNNER_PACKAGES, node=True, script=COSIGN)
@@ -141,21 +143,27 @@ class Builder:
             partial.rename(tarball)
 
     def debootstrap(self, recipe: Recipe, root: Path, log: Path) -> None:
+        """debootstrap in a private mount namespace: the /proc and /sys it mounts in the new root (and
+        leaves mounted when it fails) go away with it."""
         need("debootstrap", "`make rehearse` installs it (scripts/setup-rehearsal)")
         foreign = recipe.arch != "amd64"
         include = [f"--include={','.join(recipe.packages)}"] if recipe.packages else []
         cache = self.work / "debootstrap-cache" / recipe.arch
         cache.mkdir(parents=True, exist_ok=True)
-        run(["debootstrap", "--variant=minbase", f"--arch={recipe.arch}", *include, f"--cache-dir={cache}",
-             *(["--foreign"] if foreign else []), SUITE, root, self.mirror], f"debootstrap {recipe.arch}", log=log)
-        if foreign:  # the second stage runs arm64 programs: qemu-user through binfmt_misc
-            check_binfmt()
-            run(["chroot", root, "/debootstrap/debootstrap", "--second-stage"],
-                f"debootstrap --second-stage ({recipe.arch}, under qemu-user)", log=log)
+        run(["unshare", "-m", "debootstrap", "--variant=minbase", f"--arch={recipe.arch}", *include,
+             f"--cache-dir={cache}", *(["--foreign"] if foreign else []), SUITE, root, self.mirror],
+            f"debootstrap {recipe.arch}", log=log)
+        if foreign:  # the second stage runs arm64 programs: qemu-user through the sandbox's binfmt_misc
+            # container=lxc: debootstrap binds device nodes instead of making them (a user namespace cannot)
+            run(sandbox.argv(["env", "container=lxc", "chroot", str(root), "/debootstrap/debootstrap",
+                              "--second-stage"]), f"debootstrap --second-stage ({recipe.arch}, under qemu-user)",
+                log=log)
 
     def configure(self, recipe: Recipe, root: Path, log: Path) -> None:
         add_local_cas(root, log)
         apt = root / "etc" / "apt"
+        if settings := host_apt_settings():
+            (apt / "apt.conf.d" / "99rehearsal-host").write_text(settings)
         (apt / "sources.list").unlink(missing_ok=True)
         (apt / "sources.list.d" / "debian.sources").write_text(
             f"Types: deb\nURIs: {self.mirror}\nSuites: {SUITE} {SUITE}-updates\nComponents: main\n"
@@ -183,6 +191,17 @@ class Builder:
             member = tar.getmember("package/bin/node")
             member.name = "node"
             tar.extract(member, root / "usr" / "local" / "bin", filter="tar")
+
+
+def host_apt_settings() -> str:
+    """This machine's apt settings about Release file dates: its archive is a snapshot whose Release files
+    are past their Valid-Until, and the host's apt is told to accept that; the images' apt must be too."""
+    lines = []
+    for path in sorted(Path("/etc/apt/apt.conf.d").glob("*")):
+        if path.is_file():
+            lines += [line.strip() for line in path.read_text(errors="replace").splitlines()
+                      if re.match(r"\s*Acquire::Check-(Valid-Until|Date)\b", line)]
+    return "".join(f"{line}\n" for line in lines)
 
 
 def local_cas() -> list[Path]:
@@ -245,15 +264,6 @@ def chroot_script(root: Path, script: str, log: Path) -> None:
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
     setup = f"mount -t proc proc {root}/proc\nexec chroot {root} sh -ec \"$1\""
     run(["unshare", "-m", "sh", "-ec", setup, "sh", script], f"configuring the image in {root}", log=log)
-
-
-def check_binfmt() -> None:
-    entry = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-    if not entry.exists() or not entry.read_text().startswith("enabled"):
-        raise RehearsalError("qemu-aarch64 is not registered (or switched off) in binfmt_misc: `make setup` registers "
-                             "it; a concurrent test run may have switched it off for its builds")
-    if "F" not in next(line for line in entry.read_text().splitlines() if line.startswith("flags:")):
-        raise RehearsalError("qemu-aarch64's binfmt_misc entry lacks the F flag: containers cannot use it")
 
 
 def ensure_all(podman: Podman, work: Path, recipes=WORKFLOW_IMAGES) -> list[str]:

@@ -91,16 +91,11 @@ def cut_off(s: Session, repo: str = "rehearsal/cut-off") -> Outcome:
                                      f"(log: {log})")
         say(f"cut-off: {HELD_ASSET} is being uploaded: killing the run (act and its job containers)")
         interrupt(proc, grace=5)
-        remove_containers(s)
+        s.act.remove_leftovers()  # the release job's `staticbuild release` dies with its container
     finally:
         let_go.set()
         interrupt(proc, grace=5)
+        s.act.remove_leftovers()
     out.runs.append(RunResult("cut-off", proc.returncode, log, {}, time.monotonic() - started))
     out.runs.append(dispatch(s, "after-cut-off", repo, out.clone, 302))
     return out
-
-
-def remove_containers(s: Session) -> None:
-    """What a cancelled run leaves of its runner: nothing. Through the API, like act's own clean-up."""
-    subprocess.run([str(s.podman.prefix / "bin" / "podman"), "--url", s.podman.docker_host, "rm", "-af", "-t", "0"],
-                   capture_output=True, timeout=120)

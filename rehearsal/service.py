@@ -1,11 +1,12 @@
 """The Docker-compatible API act talks to: `podman system service` from this project's podman-full bundle.
 
-The bundle is unpacked the README's way (tar --strip-components=1 into a prefix). This
-machine needs three things podman's defaults do not give it, all kept out of the bundle and
-out of /etc (see ../shared/ENVIRONMENT.md and tests/test_e2e.py):
-* a hybrid cgroup layout that podman 6 refuses: the service runs in a private mount
-  namespace where /sys/fs/cgroup is a cgroup2 mount, and containers run with
-  `cgroups = "disabled"` (that tree holds no controllers);
+The bundle is unpacked the README's way (tar --strip-components=1 into a prefix). The service
+runs in the rehearsal's sandbox (sandbox.py: its own arm64 emulation, a cgroup2 view, its own
+network connected by pasta). This machine needs three more things podman's defaults do not
+give it, all kept out of the bundle and out of /etc (see ../shared/ENVIRONMENT.md and
+tests/test_e2e.py):
+* the cgroup2 tree the sandbox shows holds no controllers: containers run with
+  `cgroups = "disabled"`;
 * hard rlimits below podman's default ulimits: `default_ulimits` set to the hard limits;
 * no /etc/containers on the host: storage, run state, networks and events live under the
   rehearsal's own folder.
@@ -25,9 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import sandbox
 from .common import RehearsalError, run, say
 
-CGROUP2 = "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup"
 # containers/image keeps a blob-info cache in /var/lib/containers/cache when it imports or builds
 # images, whatever --root says: in the namespace, /var/lib gets an overlay whose writes land here.
 VARLIB = "mount -t overlay overlay -o lowerdir=/var/lib,upperdir={0}/upper,workdir={0}/work /var/lib"
@@ -86,12 +87,15 @@ class Podman:
                 "--runroot", str(self.state / "run"), *map(str, args)]
 
     def namespaced(self, argv: Sequence[str]) -> list[str]:
-        """argv inside a private mount namespace that shows podman a cgroup2 /sys/fs/cgroup."""
+        """argv in the rehearsal's sandbox (sandbox.py: own arm64 emulation, cgroup2, network), with a clean
+        environment."""
         for d in ("home", "tmp", "networks", "var-lib/upper", "var-lib/work"):
             (self.state / d).mkdir(parents=True, exist_ok=True)
         env = [f"{k}={v}" for k, v in self.env().items()]
-        setup = [CGROUP2, VARLIB.format(shlex.quote(str(self.state / "var-lib")))]
-        return ["unshare", "-m", "sh", "-ec", "\n".join([*setup, f"exec env -i {shlex.join(env)} {shlex.join(argv)}"])]
+        script = [VARLIB.format(shlex.quote(str(self.state / "var-lib"))),
+                  f"exec env -i {shlex.join(env)} {shlex.join(argv)}"]
+        return ["env", f"REHEARSAL_PASTA={self.prefix / 'lib' / 'podman' / 'pasta'}",
+                *sandbox.argv(["sh", "-ec", "\n".join(script)], network=True)]
 
     def __call__(self, *args: str | Path, what: str | None = None, **kwargs) -> subprocess.CompletedProcess:
         """Run a podman command (its own process, in the namespace) against the service's storage."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -27,7 +28,11 @@ class Session:
 
 
 def podman_bundle(work: Path) -> Path:
-    """podman-full for amd64, made by this checkout's staticbuild (a cache hit when it was built before)."""
+    """podman-full for amd64, made by this checkout's staticbuild (a cache hit when it was built before),
+    or the one REHEARSAL_PODMAN_BUNDLE names."""
+    given = os.environ.get("REHEARSAL_PODMAN_BUNDLE")
+    if given:
+        return Path(given)
     out = work / "bundle"
     run([sys.executable, "-m", "staticbuild", "package", "podman", "--arch", "amd64", "--variant", "full",
          "--out", out], "staticbuild package podman --variant full", log=work / "logs" / "bundle.log", cwd=REPO)
@@ -65,7 +70,6 @@ def clone(work: Path, name: str, change: Callable[[Path], str] | None = None) ->
 def session(work: Path, actions_folder: Path, bundle: Path | None = None) -> Iterator[Session]:
     if not ACT.exists():
         raise RehearsalError(f"act is not built at {ACT}: `make rehearse` builds it")
-    images.check_binfmt()
     work.mkdir(parents=True, exist_ok=True)
     podman = installed_podman(work, bundle or podman_bundle(work))
     say(f"images: {', '.join(images.ensure_all(podman, work))}")
@@ -74,4 +78,5 @@ def session(work: Path, actions_folder: Path, bundle: Path | None = None) -> Ite
     with podman.service(work / "logs" / "podman-service.log") as docker_host, LocalGitHub() as github:
         github.seed_upstream()
         say(f"local GitHub at {github.url}")
-        yield Session(work, podman, github, Act(ACT, docker_host, work, local_repositories, github.url))
+        yield Session(work, podman, github, Act(ACT, docker_host, work, local_repositories, github.url,
+                                               podman.prefix / "bin" / "podman"))
