@@ -119,6 +119,8 @@ class Act:
     def remove_leftovers(self) -> None:
         """Every container and volume act left (see --reuse above), but the tool cache; through the API."""
         podman = [str(self.podman_remote), "--url", self.docker_host]
+        # All at once first: rm works through them one by one, and a cut-off run's jobs must stop now.
+        subprocess.run([*podman, "kill", "-a"], capture_output=True, timeout=120)
         subprocess.run([*podman, "rm", "-af", "-t", "0"], capture_output=True, timeout=1800)
         volumes = subprocess.run([*podman, "volume", "ls", "-q"], capture_output=True, text=True, timeout=120)
         stale = [v for v in volumes.stdout.split() if v != "act-toolcache"]
