@@ -21,21 +21,11 @@ import pytest
 
 from podman_helpers import BASE_ENV, CGROUP2, chown_tree, in_cgroup2_namespace, unprivileged_user, usrmerged_root
 from fuse_helpers import assert_setuid_story, mount_as_user
-from test_e2e import IMAGE, override, run_script
+from test_e2e import IMAGE, dist, override, rootfs, run_script  # noqa: F401 (dist, rootfs: the same module fixtures)
 
 pytestmark = [pytest.mark.build, pytest.mark.full, pytest.mark.e2e]
 FULL = "podman-full-linux-amd64.tar.zst"
 CONTAINER = "[Unit]\nDescription=web\n\n[Container]\nImage=localhost/busybox:e2e\nExec=httpd -f -p 8080 -h /www\n"
-
-
-@pytest.fixture(scope="module")
-def dist(e2e_dist) -> Path:
-    return e2e_dist
-
-
-@pytest.fixture(scope="module")
-def rootfs(e2e_rootfs) -> Path:
-    return e2e_rootfs
 
 
 def exec_start(unit: str) -> str:
