@@ -71,7 +71,10 @@ def unprivileged_user() -> Iterator[tuple[str, Path]]:
         raise RuntimeError("newuidmap is missing: `make setup` installs uidmap")
     name = f"sbtest{os.getpid()}"
     home = Path(tempfile.mkdtemp(prefix="staticbuild-home-"))  # not under pytest's 0700 root-only folder
-    subprocess.run(["useradd", "--home-dir", home, "--no-create-home", "--shell", "/bin/sh", name], check=True)
+    # No automatic ranges: once /etc/subuid exists, useradd allocates one of its own (login.defs'
+    # SUB_UID_COUNT), which can overlap SUBID_RANGE, and newuidmap then refuses the whole map.
+    subprocess.run(["useradd", "--home-dir", home, "--no-create-home", "--shell", "/bin/sh",
+                    "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], check=True)
     try:
         subprocess.run(["usermod", "--add-subuids", SUBID_RANGE, "--add-subgids", SUBID_RANGE, name], check=True)
         entry = pwd.getpwnam(name)

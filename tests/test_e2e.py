@@ -187,6 +187,31 @@ echo "committed: $(ls {tmp_path}/made | grep -c .)"
     assert int(out.split("committed: ")[1].split()[0]) >= 3  # manifest, config, layer
 
 
+def test_rootless_skopeo_copies_into_the_users_container_storage(dist, tmp_path):
+    """A user's containers-storage lives in a user namespace: skopeo must re-execute itself in it
+    (containers/storage's C constructor, hence cgo). Found hanging by podman's rootless system tests."""
+    with unprivileged_user() as (user, home):
+        prefix = home / ".local"
+        prefix.mkdir()
+        subprocess.run(["tar", "-C", prefix, "--strip-components=1", "-xf", dist / "skopeo-linux-amd64.tar.zst"],
+                       check=True)
+        write_layout(home / "layout")
+        config = home / ".config" / "containers"
+        config.mkdir(parents=True)
+        (config / "storage.conf").write_text('[storage]\ndriver = "vfs"\n')
+        chown_tree(home, user)
+        inner = f"""
+s={prefix}/bin/skopeo
+timeout 120 $s copy -q oci:{home}/layout:latest containers-storage:localhost/copied:e2e
+echo "stored: $(timeout 120 $s inspect --format '{{{{.Digest}}}}' containers-storage:localhost/copied:e2e)"
+"""
+        (home / "skopeo.sh").write_text(inner)
+        setpriv = f"setpriv --reuid {user} --regid {user} --init-groups env -i HOME={home} USER={user} " \
+                  f"XDG_RUNTIME_DIR={home}/.run PATH=/usr/bin:/bin"
+        out = run_script(f"{setpriv} sh -e {home}/skopeo.sh").stdout
+    assert re.search(r"stored: sha256:[0-9a-f]{64}", out), out
+
+
 def test_arm64_bundle_under_qemu(dist, tmp_path):
     prefix, skopeo = tmp_path / "podman", tmp_path / "skopeo"
     for name, dest in (("podman-full", prefix), ("skopeo", skopeo)):
