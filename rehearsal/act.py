@@ -116,16 +116,24 @@ class Act:
         finally:
             self.remove_leftovers()
 
+    def podman(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The bundle's podman as a client of the service (what act talks to)."""
+        return subprocess.run([str(self.podman_remote), "--url", self.docker_host, *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def kill_containers(self) -> list[str]:
+        """Kill every container at once (a cut-off run's jobs stop now; `rm` would work through them one
+        by one) and return the names of those still running afterwards (none, when it worked)."""
+        self.podman("kill", "-a")
+        return self.podman("ps", "--format", "{{.Names}}").stdout.split()
+
     def remove_leftovers(self) -> None:
         """Every container and volume act left (see --reuse above), but the tool cache; through the API."""
-        podman = [str(self.podman_remote), "--url", self.docker_host]
-        # All at once first: rm works through them one by one, and a cut-off run's jobs must stop now.
-        subprocess.run([*podman, "kill", "-a"], capture_output=True, timeout=120)
-        subprocess.run([*podman, "rm", "-af", "-t", "0"], capture_output=True, timeout=1800)
-        volumes = subprocess.run([*podman, "volume", "ls", "-q"], capture_output=True, text=True, timeout=120)
-        stale = [v for v in volumes.stdout.split() if v != "act-toolcache"]
+        self.kill_containers()
+        self.podman("rm", "-af", "-t", "0", timeout=1800)
+        stale = [v for v in self.podman("volume", "ls", "-q").stdout.split() if v != "act-toolcache"]
         if stale:
-            subprocess.run([*podman, "volume", "rm", "-f", *stale], capture_output=True, timeout=600)
+            self.podman("volume", "rm", "-f", *stale, timeout=600)
 
 
 def echo_progress(log: Path, seen: int) -> int:
@@ -143,6 +151,14 @@ def job_results(log: Path) -> dict[str, str]:
         if m := JOB_RESULT.match(line.strip()):
             results[m["job"].strip()] = m["result"]  # act pads names to align its columns
     return results
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """Kill act and everything it started on this machine at once (SIGKILL to its process group), as
+    a runner that is switched off; its jobs' processes run in containers, see Act.kill_containers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def interrupt(proc: subprocess.Popen, grace: float = 30) -> None:

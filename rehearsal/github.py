@@ -3,16 +3,20 @@
 It serves the releases API that `staticbuild check` and `release` use, holding upstream's
 releases (containers/skopeo etc.) and this repository's. act's job containers share the
 host's network (act's default network mode is `host`), so they reach it at 127.0.0.1 through
-GITHUB_API_URL. One addition for the rehearsal: an upload can be held open until the
-rehearsal has cut the run off, so "a run cut off during upload" happens at a known point.
+GITHUB_API_URL. One addition for the rehearsal: a held upload (`hold_upload`), so that "a run
+cut off while an asset is on the wire" happens at a known point and is seen to happen.
 """
 
 from __future__ import annotations
 
 import http.server
 import importlib.util
+import re
+import socket
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import REPO
@@ -26,6 +30,14 @@ UPSTREAM = {
     "containers/crun": ["1.21"], "containers/conmon": ["v2.1.13"], "containers/netavark": ["v2.1.0"],
     "containers/aardvark-dns": ["v2.1.0"], "containers/fuse-overlayfs": ["v1.14"], "openSUSE/catatonit": ["v0.2.1"],
 }
+# A held upload is read at this pace: slow enough that no asset of the rehearsal arrives whole
+# in the minutes a cut-off may take, fast enough that the client's 30 s write timeout never
+# fires (a timeout would make `staticbuild release` retry the upload, and the run would go on).
+HOLD_CHUNK = 16 * 1024
+HOLD_PACE = 0.5  # seconds between chunks: 32 KiB/s
+# The held connection's receive buffer, kept small so that little more than what was read is
+# in flight; what the uploader's kernel still sends after it was killed is drained (`drain`).
+HOLD_RCVBUF = 64 * 1024
 
 
 def _load_server_module():
@@ -38,31 +50,78 @@ def _load_server_module():
 
 
 _server = _load_server_module()
+UPLOAD_PATH = re.compile(r"/uploads/repos/([^/]+/[^/]+)/releases/(\d+)/assets")
+
+
+@dataclass
+class Hold:
+    """One upload to hold on the wire. The server shows a "starter" asset for it at once (as GitHub
+    does while an upload is in progress, and keeps when it is cut off), and reads its body slowly
+    until the rehearsal says `drain` (after killing the uploader: read what is still in flight at
+    full speed, to its end) or `stop`. `outcome` tells how it ended:
+    "cut" (the connection ended short of Content-Length: a partial upload, the "starter" stays),
+    "complete" (the whole body arrived: stored as uploaded, the cut came too late),
+    "stopped" or "error"."""
+    repo: str
+    name: str
+    reached: threading.Event = field(default_factory=threading.Event)  # its first bytes have arrived
+    drain: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    length: int = 0
+    received: int = 0
+    outcome: str = ""
 
 
 class HoldingHandler(_server.Handler):
-    """FakeGitHub's handler, plus: the upload of an asset named in `fake.holds` waits (body unread)
-    until the rehearsal lets it go, then the connection drops, as for a runner that was killed."""
+    """FakeGitHub's handler, plus the held upload (see Hold)."""
 
     def upload(self, path: str, query: dict, auth: bool) -> None:
-        hold = self.fake.holds.pop(query.get("name"), None)
-        if hold is None:
-            return super().upload(path, query, auth)
-        reached, release = hold
+        match = UPLOAD_PATH.fullmatch(path)
+        key = (match[1], query.get("name")) if match and auth else None
         with self.fake.lock:
-            release_id = int(path.rsplit("/", 2)[-2])
-            self.fake.upload_names.append(query["name"])
-            if release_id in self.fake.assets:  # what GitHub leaves of an upload cut off halfway
-                self.fake.add_asset(release_id, query["name"], b"", state="starter")
-        reached.set()
-        release.wait(timeout=600)
-        self.hang_up()
+            hold = self.fake.holds.pop(key, None)
+            if hold is None or int(match[2]) not in self.fake.assets:
+                return super().upload(path, query, auth)
+            self.fake.upload_names.append(hold.name)
+            starter = self.fake.add_asset(int(match[2]), hold.name, b"", state="starter")
+        try:
+            self.hold(hold, starter)
+        finally:
+            hold.done.set()
+
+    def hold(self, hold: Hold, starter: dict) -> None:
+        hold.length = int(self.headers.get("Content-Length") or 0)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, HOLD_RCVBUF)
+        self.connection.settimeout(60)
+        data = bytearray()
+        try:
+            while len(data) < hold.length and not hold.stop.is_set():
+                want = hold.length - len(data)
+                chunk = self.rfile.read1(want if hold.drain.is_set() else min(HOLD_CHUNK, want))
+                if not chunk:
+                    break
+                data += chunk
+                hold.received = len(data)
+                hold.reached.set()
+                if not hold.drain.is_set():
+                    time.sleep(HOLD_PACE)
+        except OSError as exc:  # a reset counts as the end of the connection; a timeout does not
+            if not isinstance(exc, ConnectionError):
+                hold.outcome = f"error: {exc!r}"
+        if len(data) < hold.length:  # the "starter" stays, as GitHub keeps it
+            hold.outcome = hold.outcome or ("stopped" if hold.stop.is_set() else "cut")
+            return self.hang_up()
+        hold.outcome = "complete"
+        with self.fake.lock:
+            starter |= {"state": "uploaded", "size": len(data), "_data": bytes(data)}
+            self.send(201, self.fake.asset_json(starter, hold.repo))
 
 
 class LocalGitHub(_server.FakeGitHub):
     def __init__(self) -> None:
         super().__init__(token=TOKEN)
-        self.holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+        self.holds: dict[tuple[str, str], Hold] = {}
 
     def __enter__(self) -> LocalGitHub:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HoldingHandler)
@@ -77,11 +136,10 @@ class LocalGitHub(_server.FakeGitHub):
             for tag in tags:
                 self.add_release(repo, tag, prerelease="-rc" in tag)
 
-    def hold_upload(self, name: str) -> tuple[threading.Event, threading.Event]:
-        """(reached, release): `reached` is set when the upload of `name` arrives; it waits for `release`."""
-        events = (threading.Event(), threading.Event())
-        self.holds[name] = events
-        return events
+    def hold_upload(self, repo: str, name: str) -> Hold:
+        """Hold the next upload of asset `name` to a release of `repo` on the wire (see Hold)."""
+        hold = self.holds[(repo, name)] = Hold(repo, name)
+        return hold
 
     def tags(self, repo: str) -> dict[str, dict]:
         return {r["tag_name"]: r for r in self.releases.get(repo, [])}

@@ -6,7 +6,9 @@
   release, published on the local GitHub;
 * `noop`: the same dispatch again: check finds the version released, nothing else runs;
 * `cut_off`: a run whose release upload is cut off (act and its containers killed while an
-  asset is on the wire), then the same dispatch again, which completes the release.
+  asset is on the wire: the local GitHub holds that upload, reading it slowly, so the cut comes
+  at a known point of `staticbuild release`'s own code path, and sees the connection end short),
+  then the same dispatch again, which completes the release.
 
 Each returns what happened; tests/test_rehearsal.py asserts on it and on the server's state.
 """
@@ -19,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .act import RunResult, interrupt
+from .act import RunResult, echo_progress, job_results, kill
 from .common import RehearsalError, say
 from .session import Session, clone
 
@@ -46,6 +48,7 @@ class Outcome:
     clone: Path
     runs: list[RunResult] = field(default_factory=list)
     requests_before: int = 0  # server requests seen before the last run (for the no-op case)
+    left: dict = field(default_factory=dict)  # what a cut-off run left on the local GitHub (cut_off)
 
 
 def dispatch(s: Session, name: str, repo: str, clone_dir: Path, run_id: int) -> RunResult:
@@ -79,23 +82,48 @@ def noop(s: Session, previous: Outcome) -> Outcome:
     return out
 
 
-def cut_off(s: Session, repo: str = "rehearsal/cut-off") -> Outcome:
+def cut_off(s: Session, repo: str = "rehearsal/cut-off", timeout: float = 3 * 3600) -> Outcome:
+    """Dispatch; when the release job's upload of HELD_ASSET is on the wire (the local GitHub holds it,
+    reading it slowly), kill act and every container at once, and see the upload end short: the
+    draft keeps a partial ("starter") asset. Then dispatch again, which must complete the release."""
     out = Outcome(repo, clone(s.work, "cut-off"))
-    reached, let_go = s.github.hold_upload(HELD_ASSET)
+    hold = s.github.hold_upload(repo, HELD_ASSET)
     started = time.monotonic()
     proc, log = s.act.start("cut-off", out.clone, repo, 301, {"tool": TOOL, "version": "", "force": "false"})
     try:
-        while not reached.wait(timeout=5):
+        seen = 0
+        while not hold.reached.wait(timeout=1):
+            seen = echo_progress(log, seen)
             if proc.poll() is not None:
                 raise RehearsalError(f"cut-off: the run ended ({proc.returncode}) before uploading {HELD_ASSET} "
                                      f"(log: {log})")
-        say(f"cut-off: {HELD_ASSET} is being uploaded: killing the run (act and its job containers)")
-        interrupt(proc, grace=5)
-        s.act.remove_leftovers()  # the release job's `staticbuild release` dies with its container
+            if time.monotonic() - started > timeout:
+                raise RehearsalError(f"cut-off: no upload of {HELD_ASSET} within {timeout / 60:.0f} min (log: {log})")
+        echo_progress(log, seen)
+        say(f"cut-off: {HELD_ASSET} is on the wire ({hold.received} of {hold.length} bytes): killing act and "
+            "every container")
+        kill(proc)
+        running = s.act.kill_containers()
+        if running:
+            raise RehearsalError(f"cut-off: containers still running after `podman kill -a`: {running}")
+        hold.drain.set()  # what the killed uploader's kernel still had in flight
+        if not hold.done.wait(timeout=120) or hold.outcome != "cut":
+            raise RehearsalError(f"cut-off: the upload of {HELD_ASSET} did not end short after the kill: "
+                                 f"{hold.outcome or 'still open'} ({hold.received} of {hold.length} bytes)")
+        out.left = draft_state(s, repo)
+        out.left |= {"received": hold.received, "length": hold.length}
+        say(f"cut-off: the upload ended at {hold.received} of {hold.length} bytes; on the local GitHub: {out.left}")
     finally:
-        let_go.set()
-        interrupt(proc, grace=5)
+        hold.stop.set()
+        kill(proc)
         s.act.remove_leftovers()
-    out.runs.append(RunResult("cut-off", proc.returncode, log, {}, time.monotonic() - started))
+    out.runs.append(RunResult("cut-off", proc.returncode, log, job_results(log), time.monotonic() - started))
     out.runs.append(dispatch(s, "after-cut-off", repo, out.clone, 302))
     return out
+
+
+def draft_state(s: Session, repo: str) -> dict:
+    """What a repository's releases look like now: tag -> draft flag and asset name -> state."""
+    with s.github.lock:
+        return {"releases": {tag: {"draft": r["draft"], "assets": s.github.uploaded(r)}
+                             for tag, r in s.github.tags(repo).items()}}

@@ -114,14 +114,24 @@ def test_a_second_dispatch_is_a_no_op(s, second):
     assert len(releases(s, second.repo)) == 1
 
 
-def test_a_run_cut_off_during_upload_completes_when_dispatched_again(s, cut):
-    killed, again = cut.runs
+def test_a_run_cut_off_during_upload_leaves_a_partial_draft(s, cut):
+    killed = cut.runs[0]
     assert killed.returncode != 0
-    assert scenarios.HELD_ASSET in s.github.upload_names
+    assert killed.job("/test-arm64") == "succeeded" and killed.job("/release") is None, killed.jobs  # cut in release
+    assert 0 < cut.left["received"] < cut.left["length"]  # the connection ended short of the asset's length
+    ((tag, left),) = cut.left["releases"].items()
+    assert tag.startswith(f"{TOOL}-v") and left["draft"]
+    assert left["assets"][scenarios.HELD_ASSET] == "starter"  # the partial upload GitHub keeps
+    uploaded = {n for n, state in left["assets"].items() if state == "uploaded"}
+    assert uploaded and uploaded < expected_assets() - {scenarios.HELD_ASSET}  # some files up, not all
+
+
+def test_a_run_cut_off_during_upload_completes_when_dispatched_again(s, cut):
+    again = cut.runs[1]
     assert again.returncode == 0, again.log
     assert again.job("/release") == "succeeded", again.jobs
     (release,) = releases(s, cut.repo)  # the draft the cut-off run left, now published
-    assert not release["draft"] and release["tag_name"].startswith(f"{TOOL}-v")
+    assert not release["draft"] and release["tag_name"] in cut.left["releases"]
     assert s.github.uploaded(release) == dict.fromkeys(expected_assets(), "uploaded")  # no partial asset left
     assert s.github.calls("DELETE", f"/repos/{cut.repo}/releases/assets/") >= 1  # the starter was removed
 
