@@ -78,5 +78,8 @@ def session(work: Path, actions_folder: Path, bundle: Path | None = None) -> Ite
     with podman.service(work / "logs" / "podman-service.log") as docker_host, LocalGitHub() as github:
         github.seed_upstream()
         say(f"local GitHub at {github.url}")
-        yield Session(work, podman, github, Act(ACT, docker_host, work, local_repositories, github.url,
-                                               podman.prefix / "bin" / "podman"))
+        act = Act(ACT, docker_host, work, local_repositories, github.url, podman.prefix / "bin" / "podman")
+        # A session that was itself killed leaves act's containers in the storage, listed as running;
+        # act (--reuse) would pick one up by its name and fail on it ("open /proc/N/ns/mnt").
+        act.remove_leftovers()
+        yield Session(work, podman, github, act)
