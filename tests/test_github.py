@@ -536,10 +536,41 @@ def test_outputs_for_the_workflow_say_whether_a_lock_update_is_due(fake, tmp_pat
     result = CliRunner().invoke(cli, ["--lock", str(lock_copy(tmp_path)), "check", "skopeo", "--outputs",
                                       str(outputs)])
     assert result.exit_code == 0, result.output
-    assert outputs.read_text().splitlines() == ['matrix={"include":[]}', "count=0", "bump=true", "changed=false"]
+    assert outputs.read_text().splitlines() == ['matrix={"include":[]}', "count=0", "bump=true", "changed=false",
+                                                "pinned=", "failed=0"]
     up_to_date = lock_copy(tmp_path, skopeo="1.20.0")
     outputs.unlink()
     assert CliRunner().invoke(cli, ["--lock", str(up_to_date), "check", "skopeo", "--outputs", str(outputs)]
                               ).exit_code == 0
     assert outputs.read_text().splitlines() == ['matrix={"include":[{"tool":"skopeo","version":"1.20.0"}]}',
-                                               "count=1", "bump=false", "changed=false"]
+                                               "count=1", "bump=false", "changed=false", "pinned=", "failed=0"]
+
+
+def test_the_bump_jobs_outputs_name_what_was_pinned_and_count_what_was_not(fake, tmp_path, monkeypatch):
+    """The workflow commits `pinned=` and builds `matrix=`; `failed=` turns the run red after the builds."""
+    seed(fake)  # upstream podman 6.0.3 and skopeo 1.20.0 are ahead of the lock
+    use_fake(monkeypatch, fake)
+    path = lock_copy(tmp_path)
+
+    def pin_but_podman(recipe, version, lock, save=True):
+        if recipe.name == "podman":
+            raise StaticbuildError("podman 6.0.3: the module zip is not in the checksum database")
+        lock.pins[recipe.name] = Pin(version, lock.pins[recipe.name].sources)
+        return []
+
+    monkeypatch.setattr("staticbuild.cli.pin", pin_but_podman)
+    monkeypatch.setattr("staticbuild.cli.SourceCache", lambda _root: type("Fetched", (), {"get": lambda *a: None})())
+    monkeypatch.setattr("staticbuild.cli.DebianArchive", NoDebian)
+    summary, outputs = tmp_path / "summary.md", tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = CliRunner().invoke(cli, ["--lock", str(path), "check", "podman", "skopeo", "--update-lock",
+                                      "--outputs", str(outputs)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    pinned = values["pinned"].split(", ")
+    assert values["changed"] == "true" and values["failed"] == "1"
+    assert "skopeo 1.20.0" in pinned and not any(p.startswith("podman ") for p in pinned), pinned
+    assert values["matrix"] == '{"include":[{"tool":"skopeo","version":"1.20.0"}]}'
+    assert Lock.load(path).pins["podman"].version == "6.0.2", "what could not be verified stays as it was"
+    assert "podman 6.0.3 not pinned: podman 6.0.3: the module zip is not in the checksum database" in \
+        summary.read_text()

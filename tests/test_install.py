@@ -400,6 +400,23 @@ def test_releases_over_several_pages_and_the_token_stays_with_the_api(github, en
 
 
 @pytest.mark.build
+def test_the_release_jobs_installer_needs_no_repository_argument(github, env, tmp_path):
+    """The release job's own step (build.yml) writes the repository into the attached install.sh."""
+    import yaml
+    build = yaml.safe_load((INSTALLER.parent / ".github/workflows/build.yml").read_text())
+    step = next(s["run"] for s in build["jobs"]["release"]["steps"] if "dist/install.sh" in s.get("run", ""))
+    (tmp_path / "dist").mkdir()
+    shutil.copy(INSTALLER, tmp_path / "install.sh")
+    subprocess.run(["bash", "-ec", step], cwd=tmp_path, check=True, env=os.environ | {"GITHUB_REPOSITORY": RELEASE_REPO})
+    attached = tmp_path / "dist/install.sh"
+    assert f"DEFAULT_REPO='{RELEASE_REPO}'" in attached.read_text().splitlines()
+    no_repo = {k: v for k, v in env.items() if k != "STATICBUILD_REPO"}
+    assert "which repository?" in one_error_line(run_installer("catatonit", "--prefix", str(tmp_path / "a"), env=no_repo))
+    proc = run_installer("catatonit", "--prefix", str(tmp_path / "p"), env=no_repo, script=attached)
+    assert "installed catatonit-v0.2.1 " in proc.stdout, proc.stderr
+
+
+@pytest.mark.build
 def test_upgrade_keeps_an_edited_config_and_removes_dropped_files(github, env, releases, cosign_keys, tmp_path):
     prefix = tmp_path / "prefix"
     assert run_installer("catatonit", "--prefix", str(prefix), env=env).returncode == 0

@@ -55,7 +55,7 @@ def test_actionlint_does_find_mistakes(tmp_path):
     assert proc.returncode == 1 and "matrix" in proc.stdout
 
 
-def test_the_release_job_alone_may_write():
+def test_only_the_release_and_bump_jobs_may_write():
     build, check = load("build.yml"), load("check.yml")
     assert build["permissions"] == {} and check["permissions"] == {}
     assert build["jobs"]["release"]["permissions"] == RELEASE_PERMISSIONS
@@ -65,6 +65,18 @@ def test_the_release_job_alone_may_write():
     # A called workflow gets at most what its caller's job grants: exactly the release job's three.
     assert check["jobs"]["build"]["permissions"] == RELEASE_PERMISSIONS
     assert check["jobs"]["check"]["permissions"] == {"contents": "read"}
+    assert check["jobs"]["bump"]["permissions"] == {"contents": "write"}  # it pushes the lock, nothing else
+    assert check["jobs"]["bump-failures"]["permissions"] == {}
+    assert set(check["jobs"]) == {"check", "bump", "build", "bump-failures"}
+
+
+def test_only_the_bump_job_keeps_git_credentials():
+    for wf in ("build.yml", "check.yml"):
+        for name, job in load(wf)["jobs"].items():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    kept = step["with"].get("persist-credentials", True)
+                    assert kept is (name == "bump"), (wf, name)
 
 
 def test_workflows_hold_no_build_logic():
@@ -84,18 +96,61 @@ def test_workflows_hold_no_build_logic():
 def test_check_feeds_its_matrix_to_the_build_workflow():
     check, build = load("check.yml"), load("build.yml")
     assert {"schedule", "workflow_dispatch"} <= set(check["on"])
+    assert check["on"]["schedule"] == [{"cron": "23 * * * *"}]
     assert check["on"]["workflow_dispatch"]["inputs"]["tool"]["options"] == ["all", "podman", "buildah", "skopeo"]
     caller = check["jobs"]["build"]
     assert caller["uses"] == "./.github/workflows/build.yml"
-    assert caller["strategy"]["matrix"] == "${{ fromJSON(needs.check.outputs.matrix) }}"
-    assert caller["if"] == "needs.check.outputs.count != '0'"
+    assert caller["needs"] == ["check", "bump"]
+    # the bump's matrix when it committed one, else check's
+    assert caller["strategy"]["matrix"] == "${{ fromJSON(needs.bump.outputs.matrix || needs.check.outputs.matrix) }}"
+    assert "needs.bump.result == 'success' || needs.bump.result == 'skipped'" in caller["if"]
     assert caller["with"] == {"tool": "${{ matrix.tool }}", "version": "${{ matrix.version }}",
-                              "revision": "${{ matrix.revision || '0' }}"}
-    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version", "revision"}
+                              "revision": "${{ matrix.revision || '0' }}",
+                              "ref": "${{ needs.bump.outputs.sha || github.sha }}"}
+    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version", "revision", "ref"}
     assert build["concurrency"]["group"] == "build-${{ inputs.tool }}-${{ inputs.version }}-r${{ inputs.revision }}"
     assert build["jobs"]["build"]["strategy"]["matrix"]["arch"] == ["amd64", "arm64"]
     assert build["jobs"]["test-arm64"]["runs-on"] == "ubuntu-24.04-arm"
     assert build["jobs"]["release"]["needs"] == ["build", "test-arm64"]
+
+
+def test_the_bump_job_pins_and_commits_only_when_upstream_is_ahead():
+    check = load("check.yml")
+    bump = check["jobs"]["bump"]
+    assert bump["needs"] == "check"
+    assert bump["if"] == "needs.check.outputs.bump == 'true' && vars.STATICBUILD_BUMP != 'off'"
+    assert bump["container"]["image"] == "debian:bookworm"  # pinning reads Debian's source indexes
+    lines = [line for step in bump["steps"] for line in step.get("run", "").splitlines()]
+    assert any("staticbuild check" in line and "--update-lock" in line and '--outputs "$GITHUB_OUTPUT"' in line
+               for line in lines)
+    commit = next(s for s in bump["steps"] if s.get("id") == "commit")
+    assert commit["if"] == "steps.pin.outputs.changed == 'true'"
+    assert commit["run"] == 'bash scripts/commit-lock "$MODE" "$GITHUB_REF_NAME" "$PINNED"'
+    assert (REPO / "scripts" / "commit-lock").exists()
+    # builds follow the bump commit only when it is on the branch (commit mode)
+    assert bump["outputs"]["matrix"] == "${{ steps.commit.outputs.sha && steps.pin.outputs.matrix || '' }}"
+    failures = check["jobs"]["bump-failures"]
+    assert failures["needs"] == ["bump", "build"] and failures["if"].startswith("always()")
+
+
+def test_every_job_builds_and_tags_the_same_commit():
+    """A release's tag points at a commit whose staticbuild.lock pins what was built."""
+    build = load("build.yml")
+    assert build["env"]["REF"] == "${{ inputs.ref || github.sha }}"
+    for name, job in build["jobs"].items():
+        checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["ref"] == "${{ env.REF }}", name
+    publish = [line for line in run_lines({"jobs": {"r": build["jobs"]["release"]}}) if "staticbuild release" in line]
+    assert len(publish) == 1 and '--target "$REF"' in publish[0]
+
+
+def test_the_release_carries_the_installer_and_the_corresponding_source():
+    build = load("build.yml")
+    release = [s.get("run", "") for s in build["jobs"]["release"]["steps"]]
+    installer = release.index(next(r for r in release if "install.sh > dist/install.sh" in r))
+    assert installer < release.index(".venv/bin/staticbuild checksums dist"), "checksums and signatures cover it"
+    sources = next(s for s in build["jobs"]["build"]["steps"] if "staticbuild sources" in s.get("run", ""))
+    assert sources["if"] == "matrix.arch == 'amd64'"  # one per version: the sources are the same for both arches
 
 
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", re.M)

@@ -265,8 +265,9 @@ def github_options(command):
                    "goes to stderr).")
 @click.option("--update-lock", is_flag=True, help="Pin the proposed versions in the lock file (as `staticbuild pin`).")
 @click.option("--outputs", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write matrix=, count=, bump= (a lock update is due) and changed= (the lock was updated) "
-                   "lines to this file (in a workflow: $GITHUB_OUTPUT).")
+              help="Also write matrix=, count=, bump= (a lock update is due), changed= (the lock was updated), "
+                   "pinned= (what was pinned: `name version, ...`) and failed= (proposals that could not be "
+                   "verified) lines to this file (in a workflow: $GITHUB_OUTPUT).")
 @github_options
 @click.pass_obj
 def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, force: bool, as_json: bool,
@@ -286,7 +287,7 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     report = report.judged(catalog, lock)
     out = err if as_json else console
     lines = []  # also for the run's summary page
-    bump_due, changes = bool(report.lock_updates()), []
+    bump_due, changes, failures = bool(report.lock_updates()), [], []
     if update_lock:
         sources = SourceCache(settings.cache)
 
@@ -306,8 +307,10 @@ def check_cmd(settings: Settings, tools: tuple[str, ...], version: str | None, f
     matrix = json.dumps(report.matrix(), separators=(",", ":"))
     if outputs:
         with outputs.open("a") as fh:
+            pinned = ", ".join(f"{name} {new}" for name, _, new in changes)
             fh.write(f"matrix={matrix}\ncount={len(report.matrix()['include'])}\n"
-                     f"bump={str(bump_due).lower()}\nchanged={str(bool(changes)).lower()}\n")
+                     f"bump={str(bump_due).lower()}\nchanged={str(bool(changes)).lower()}\n"
+                     f"pinned={pinned}\nfailed={len(failures)}\n")
     if as_json:
         click.echo(matrix)
 
