@@ -35,18 +35,18 @@ def main(ctx: click.Context, work: Path, actions_folder: Path) -> None:
 @main.command("all")
 @click.pass_obj
 def all_cmd(obj) -> None:
-    """Every scenario (failing build, release, second dispatch, cut-off run), then the Dockerfile fallback."""
+    """Every scenario (failing build, release, second dispatch, bump, cut-off run), then the Dockerfile fallback."""
     work, actions_folder = obj
     started = time.monotonic()
     with session(work, actions_folder) as s:
         report(s, [scenarios.failing_build(s), first := scenarios.release(s), scenarios.noop(s, first),
-                   scenarios.cut_off(s)])
+                   scenarios.bump(s), scenarios.cut_off(s)])
         dockerfile.rehearse(s.podman, work)
     say(f"rehearsal done in {(time.monotonic() - started) / 60:.1f} min")
 
 
 @main.command("scenario")
-@click.argument("name", type=click.Choice(["failing-build", "release", "cut-off"]))
+@click.argument("name", type=click.Choice(["failing-build", "release", "bump", "cut-off"]))
 @click.pass_obj
 def scenario_cmd(obj, name: str) -> None:
     """One scenario alone, in a session of its own (`release` also runs the second dispatch)."""
@@ -56,6 +56,8 @@ def scenario_cmd(obj, name: str) -> None:
             outcomes = [scenarios.failing_build(s)]
         elif name == "release":
             outcomes = [first := scenarios.release(s), scenarios.noop(s, first)]
+        elif name == "bump":
+            outcomes = [scenarios.bump(s)]
         else:
             outcomes = [scenarios.cut_off(s)]
         report(s, outcomes)
@@ -65,6 +67,8 @@ def report(s, outcomes) -> None:
     for outcome in outcomes:
         for r in outcome.runs:
             say(f"{r.name}: act exit {r.returncode} in {r.seconds / 60:.1f} min; jobs: {r.jobs}")
+        if outcome.bump_commit:
+            say(f"{outcome.repo}: the default branch is at {outcome.bump_commit} after the run")
         if outcome.left:
             say(f"{outcome.repo}: the cut-off run left {outcome.left}")
     for repo in sorted({o.repo for o in outcomes}):

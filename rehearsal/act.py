@@ -9,7 +9,9 @@ Everything act is told, and why:
 * `--local-repository` for every pinned action (actions.py);
 * act's artifact server (`--artifact-server-path`, new for each run, as GitHub's artifacts
   belong to one run) and cache server (`--cache-server-path`, kept, as a repository's caches are);
-* GITHUB_API_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at the local GitHub;
+* GITHUB_API_URL, GITHUB_SERVER_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at
+  the local GitHub, which serves the repository too (github.py): actions/checkout with a `ref:`
+  (build.yml) is not replaced by act's copy of the working directory, and fetches from there;
 * its own HOME and XDG folders, so no ~/.actrc or cache of the machine's user changes the run;
 * `--reuse`: act gives itself one minute to stop and remove a job's container, and fails the
   whole run past it; the build job's container holds gigabytes (the toolchain packages, the
@@ -75,6 +77,7 @@ class Act:
                 f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
                 "--cache-server-addr=127.0.0.1", f"--action-cache-path={self.work / 'act-actions'}",
                 *self.local_repositories, f"--secret=GITHUB_TOKEN={TOKEN}", f"--env=GITHUB_API_URL={self.api_url}",
+                f"--env=GITHUB_SERVER_URL={self.api_url}",
                 f"--env=GITHUB_REPOSITORY={repo}", f"--env=GITHUB_RUN_ID={run_id}", "--defaultbranch=main",
                 "--env-file=/dev/null", "--secret-file=/dev/null", "--var-file=/dev/null", "--input-file=/dev/null"]
 
