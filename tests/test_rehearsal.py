@@ -127,9 +127,13 @@ def test_a_second_dispatch_is_a_no_op(s, second):
 
 def test_a_bump_pins_commits_and_pushes_the_lock_and_the_release_is_tagged_at_that_commit(s, bumped):
     run = bumped.runs[-1]
-    assert run.returncode == 0, run.log
     for job in ("/check", "/bump", "/test-arm64", "/release"):
         assert run.job(job) == "succeeded", (job, run.jobs)
+    # The bump also proposes podman-full's helpers from the real upstreams (Debian's archive); one
+    # that cannot be verified (e.g. a source this machine's archive mirror lacks) is left out and
+    # ends the run red after the release, by design (`bump-failures`). Nothing else may fail.
+    assert run.returncode == 0 or run.job("/bump-failures") == "failed", run.log
+    assert {r for j, r in run.jobs.items() if not j.endswith("/bump-failures")} == {"succeeded"}, run.jobs
     assert scenarios.locked_version(bumped.clone) == scenarios.OLDER  # what the run was dispatched at
     start = scenarios.head(bumped.clone)
     commit = bumped.bump_commit  # the default branch on the local GitHub, after the run
