@@ -46,20 +46,25 @@ def all_cmd(obj) -> None:
 
 
 @main.command("scenario")
-@click.argument("name", type=click.Choice(["failing-build", "release", "bump", "cut-off"]))
+@click.argument("names", nargs=-1, required=True,
+                type=click.Choice(["failing-build", "release", "bump", "cut-off"]))
 @click.pass_obj
-def scenario_cmd(obj, name: str) -> None:
-    """One scenario alone, in a session of its own (`release` also runs the second dispatch)."""
+def scenario_cmd(obj, names: tuple[str, ...]) -> None:
+    """Some scenarios alone, in this order, in one session (`release` also runs the second dispatch)."""
     work, actions_folder = obj
     with session(work, actions_folder) as s:
-        if name == "failing-build":
-            outcomes = [scenarios.failing_build(s)]
-        elif name == "release":
-            outcomes = [first := scenarios.release(s), scenarios.noop(s, first)]
-        elif name == "bump":
-            outcomes = [scenarios.bump(s)]
-        else:
-            outcomes = [scenarios.cut_off(s)]
+        outcomes = []
+        for name in names:
+            started = time.monotonic()
+            if name == "failing-build":
+                outcomes.append(scenarios.failing_build(s))
+            elif name == "release":
+                outcomes += [first := scenarios.release(s), scenarios.noop(s, first)]
+            elif name == "bump":
+                outcomes.append(scenarios.bump(s))
+            else:
+                outcomes.append(scenarios.cut_off(s))
+            say(f"scenario {name}: {(time.monotonic() - started) / 60:.1f} min")
         report(s, outcomes)
 
 

@@ -66,6 +66,7 @@ class Act:
     work: Path
     local_repositories: list[str]
     api_url: str
+    server_url: str  # GITHUB_SERVER_URL: the same server as github.localhost (github.py)
     podman_remote: Path  # the bundle's podman, as a client of the service (`podman --url`)
 
     def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str]) -> list[str]:
@@ -77,7 +78,7 @@ class Act:
                 f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
                 "--cache-server-addr=127.0.0.1", f"--action-cache-path={self.work / 'act-actions'}",
                 *self.local_repositories, f"--secret=GITHUB_TOKEN={TOKEN}", f"--env=GITHUB_API_URL={self.api_url}",
-                f"--env=GITHUB_SERVER_URL={self.api_url}",
+                f"--env=GITHUB_SERVER_URL={self.server_url}",
                 f"--env=GITHUB_REPOSITORY={repo}", f"--env=GITHUB_RUN_ID={run_id}", "--defaultbranch=main",
                 "--env-file=/dev/null", "--secret-file=/dev/null", "--var-file=/dev/null", "--input-file=/dev/null"]
 

@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 
 from .common import REPO
 
-TOKEN = "rehearsal-token"  # act's GITHUB_TOKEN secret, which the server accepts
+TOKEN = "rehearsal-token"
+SERVER_NAME = "github.localhost"  # see LocalGitHub.server_url  # act's GITHUB_TOKEN secret, which the server accepts
 # Upstream as the rehearsal shows it: each tool's newest stable release is what staticbuild.lock pins.
 UPSTREAM = {
     "containers/podman": ["v6.0.1", "v6.0.2", "v6.1.0-rc1"],
@@ -237,6 +238,12 @@ class LocalGitHub(_server.FakeGitHub):
         hold = self.holds[(repo, name)] = Hold(repo, name)
         return hold
 
+    @property
+    def server_url(self) -> str:
+        """GITHUB_SERVER_URL: this server by the name the job containers know it by (service.py's hosts
+        file); a `.localhost` name, so that the actions' toolkit does not take it for GitHub Enterprise."""
+        return f"http://{SERVER_NAME}:{self.server.server_address[1]}"
+
     def host_repository(self, repo: str, clone: Path, branch: str = "main") -> str:
         """Serve `clone`'s `branch` as repository `repo` (a bare copy), and point the clone's `origin` at it,
         as a clone of GitHub's would (act copies the clone, remote and all, into the jobs). Returns its URL."""
@@ -249,7 +256,7 @@ class LocalGitHub(_server.FakeGitHub):
                      ["git", "-C", bare, "config", "http.receivepack", "true"],
                      ["git", "-C", clone, "push", "--quiet", bare, f"HEAD:refs/heads/{branch}"]):
             subprocess.run(argv, check=True, capture_output=True)
-        url = f"{self.url}/{repo}"
+        url = f"{self.server_url}/{repo}"  # what actions/checkout would set; resolved in the containers
         subprocess.run(["git", "-C", clone, "remote", "set-url", "origin", url], check=True)
         return url
 

@@ -80,7 +80,8 @@ def session(work: Path, actions_folder: Path, bundle: Path | None = None) -> Ite
     with podman.service(work / "logs" / "podman-service.log") as docker_host, LocalGitHub(git_root) as github:
         github.seed_upstream()
         say(f"local GitHub at {github.url}")
-        act = Act(ACT, docker_host, work, local_repositories, github.url, podman.prefix / "bin" / "podman")
+        act = Act(ACT, docker_host, work, local_repositories, github.url, github.server_url,
+                  podman.prefix / "bin" / "podman")
         # A session that was itself killed leaves act's containers in the storage, listed as running;
         # act (--reuse) would pick one up by its name and fail on it ("open /proc/N/ns/mnt").
         act.remove_leftovers()

@@ -101,8 +101,10 @@ def test_repositories_are_served_for_checkout_and_push(tmp_path):
     first = git("rev-parse", "HEAD", cwd=work)
     git("remote", "add", "origin", "/nowhere", cwd=work)
     with LocalGitHub(git_root=tmp_path / "git") as github:
-        url = github.host_repository("o/r", work)
-        assert git("remote", "get-url", "origin", cwd=work) == url == f"{github.url}/o/r"
+        served = github.host_repository("o/r", work)
+        # the clone's origin names the server as the job containers know it (github.localhost) ...
+        assert git("remote", "get-url", "origin", cwd=work) == served == f"{github.server_url}/o/r"
+        url = f"{github.url}/o/r"  # ... which this machine need not resolve: the same server by address
         # the way actions/checkout fetches one commit: by its SHA, shallow
         fetched = tmp_path / "fetched"
         git("init", "-q", fetched)
@@ -111,7 +113,7 @@ def test_repositories_are_served_for_checkout_and_push(tmp_path):
         # the bump job: commit the lock, `git push origin HEAD:refs/heads/main`
         (work / "staticbuild.lock").write_text("new\n")
         git("commit", "-qam", "lock: pin", cwd=work)
-        git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=work)
+        git("push", "-q", url, "HEAD:refs/heads/main", cwd=work)
         bump = git("rev-parse", "HEAD", cwd=work)
         assert github.git_head("o/r") == bump != first and github.git_show("o/r", bump, "staticbuild.lock") == "new\n"
         assert ("POST", "/o/r.git/git-receive-pack") in github.git_requests
