@@ -1,4 +1,4 @@
-"""`python -m rehearsal [all|prepare|images|dockerfile|shell]`: the release pipeline rehearsed with act.
+"""`python -m rehearsal [all|scenario NAME|prepare|image NAME|dockerfile|shell]`: the release pipeline rehearsed with act.
 
 `make rehearse` runs the tests (tests/test_rehearsal.py), which drive these same steps and
 assert on the local GitHub's state; this command line is for running or debugging a piece.
@@ -35,19 +35,51 @@ def main(ctx: click.Context, work: Path, actions_folder: Path) -> None:
 @main.command("all")
 @click.pass_obj
 def all_cmd(obj) -> None:
-    """Every scenario (failing build, release, second dispatch, cut-off run), then the Dockerfile fallback."""
+    """Every scenario (failing build, release, second dispatch, bump, cut-off run), then the Dockerfile fallback."""
     work, actions_folder = obj
     started = time.monotonic()
     with session(work, actions_folder) as s:
-        for outcome in (scenarios.failing_build(s), first := scenarios.release(s), scenarios.noop(s, first),
-                        scenarios.cut_off(s)):
-            for r in outcome.runs:
-                say(f"{r.name}: act exit {r.returncode} in {r.seconds / 60:.1f} min; jobs: {r.jobs}")
-        for repo in ("rehearsal/failing", "rehearsal/staticbuild", "rehearsal/cut-off"):
-            for tag, rel in s.github.tags(repo).items():
-                say(f"{repo} {tag}: draft={rel['draft']} assets={s.github.uploaded(rel)}")
+        report(s, [scenarios.failing_build(s), first := scenarios.release(s), scenarios.noop(s, first),
+                   scenarios.bump(s), scenarios.cut_off(s)])
         dockerfile.rehearse(s.podman, work)
     say(f"rehearsal done in {(time.monotonic() - started) / 60:.1f} min")
+
+
+@main.command("scenario")
+@click.argument("names", nargs=-1, required=True,
+                type=click.Choice(["failing-build", "release", "bump", "cut-off"]))
+@click.pass_obj
+def scenario_cmd(obj, names: tuple[str, ...]) -> None:
+    """Some scenarios alone, in this order, in one session (`release` also runs the second dispatch)."""
+    work, actions_folder = obj
+    with session(work, actions_folder) as s:
+        outcomes = []
+        for name in names:
+            started = time.monotonic()
+            if name == "failing-build":
+                outcomes.append(scenarios.failing_build(s))
+            elif name == "release":
+                outcomes += [first := scenarios.release(s), scenarios.noop(s, first)]
+            elif name == "bump":
+                outcomes.append(scenarios.bump(s))
+            else:
+                outcomes.append(scenarios.cut_off(s))
+            say(f"scenario {name}: {(time.monotonic() - started) / 60:.1f} min")
+        report(s, outcomes)
+
+
+def report(s, outcomes) -> None:
+    for outcome in outcomes:
+        for r in outcome.runs:
+            say(f"{r.name}: act exit {r.returncode} in {r.seconds / 60:.1f} min; jobs: {r.jobs}")
+        if outcome.bump_commit:
+            say(f"{outcome.repo}: the default branch is at {outcome.bump_commit} after the run")
+        if outcome.left:
+            say(f"{outcome.repo}: the cut-off run left {outcome.left}")
+    for repo in sorted({o.repo for o in outcomes}):
+        for tag, rel in s.github.tags(repo).items():
+            say(f"{repo} {tag}: draft={rel['draft']} target={rel['target_commitish']} "
+                f"assets={s.github.uploaded(rel)}")
 
 
 @main.command("prepare")

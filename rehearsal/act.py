@@ -9,7 +9,9 @@ Everything act is told, and why:
 * `--local-repository` for every pinned action (actions.py);
 * act's artifact server (`--artifact-server-path`, new for each run, as GitHub's artifacts
   belong to one run) and cache server (`--cache-server-path`, kept, as a repository's caches are);
-* GITHUB_API_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at the local GitHub;
+* GITHUB_API_URL, GITHUB_SERVER_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at
+  the local GitHub, which serves the repository too (github.py): actions/checkout with a `ref:`
+  (build.yml) is not replaced by act's copy of the working directory, and fetches from there;
 * its own HOME and XDG folders, so no ~/.actrc or cache of the machine's user changes the run;
 * `--reuse`: act gives itself one minute to stop and remove a job's container, and fails the
   whole run past it; the build job's container holds gigabytes (the toolchain packages, the
@@ -64,6 +66,7 @@ class Act:
     work: Path
     local_repositories: list[str]
     api_url: str
+    server_url: str  # GITHUB_SERVER_URL: the same server as github.localhost (github.py)
     podman_remote: Path  # the bundle's podman, as a client of the service (`podman --url`)
 
     def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str]) -> list[str]:
@@ -75,6 +78,7 @@ class Act:
                 f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
                 "--cache-server-addr=127.0.0.1", f"--action-cache-path={self.work / 'act-actions'}",
                 *self.local_repositories, f"--secret=GITHUB_TOKEN={TOKEN}", f"--env=GITHUB_API_URL={self.api_url}",
+                f"--env=GITHUB_SERVER_URL={self.server_url}",
                 f"--env=GITHUB_REPOSITORY={repo}", f"--env=GITHUB_RUN_ID={run_id}", "--defaultbranch=main",
                 "--env-file=/dev/null", "--secret-file=/dev/null", "--var-file=/dev/null", "--input-file=/dev/null"]
 
@@ -116,16 +120,24 @@ class Act:
         finally:
             self.remove_leftovers()
 
+    def podman(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The bundle's podman as a client of the service (what act talks to)."""
+        return subprocess.run([str(self.podman_remote), "--url", self.docker_host, *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def kill_containers(self) -> list[str]:
+        """Kill every container at once (a cut-off run's jobs stop now; `rm` would work through them one
+        by one) and return the names of those still running afterwards (none, when it worked)."""
+        self.podman("kill", "-a")
+        return self.podman("ps", "--format", "{{.Names}}").stdout.split()
+
     def remove_leftovers(self) -> None:
         """Every container and volume act left (see --reuse above), but the tool cache; through the API."""
-        podman = [str(self.podman_remote), "--url", self.docker_host]
-        # All at once first: rm works through them one by one, and a cut-off run's jobs must stop now.
-        subprocess.run([*podman, "kill", "-a"], capture_output=True, timeout=120)
-        subprocess.run([*podman, "rm", "-af", "-t", "0"], capture_output=True, timeout=1800)
-        volumes = subprocess.run([*podman, "volume", "ls", "-q"], capture_output=True, text=True, timeout=120)
-        stale = [v for v in volumes.stdout.split() if v != "act-toolcache"]
+        self.kill_containers()
+        self.podman("rm", "-af", "-t", "0", timeout=1800)
+        stale = [v for v in self.podman("volume", "ls", "-q").stdout.split() if v != "act-toolcache"]
         if stale:
-            subprocess.run([*podman, "volume", "rm", "-f", *stale], capture_output=True, timeout=600)
+            self.podman("volume", "rm", "-f", *stale, timeout=600)
 
 
 def echo_progress(log: Path, seen: int) -> int:
@@ -143,6 +155,14 @@ def job_results(log: Path) -> dict[str, str]:
         if m := JOB_RESULT.match(line.strip()):
             results[m["job"].strip()] = m["result"]  # act pads names to align its columns
     return results
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """Kill act and everything it started on this machine at once (SIGKILL to its process group), as
+    a runner that is switched off; its jobs' processes run in containers, see Act.kill_containers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def interrupt(proc: subprocess.Popen, grace: float = 30) -> None:

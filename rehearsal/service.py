@@ -65,6 +65,7 @@ class Podman:
         path.write_text(
             "# Written by the rehearsal (rehearsal/service.py) for this machine only.\n"
             "[containers]\n"
+            f'base_hosts_file = "{self.hosts()}"  # github.localhost: the local GitHub (github.py)\n'
             'cgroups = "disabled"  # the cgroup2 view in the namespace has no controllers\n'
             f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]  # the hard limits here\n'
             "[network]\n"
@@ -76,6 +77,15 @@ class Podman:
             f'volume_path = "{self.state}/storage/volumes"\n'
             "[engine.runtimes_flags]\n"
             f'crun = ["root={self.state}/crun"]  # crun\'s state, not /run/crun\n')
+        return path
+
+    def hosts(self) -> Path:
+        """The containers' base /etc/hosts: the usual loopback names, and github.localhost, the name
+        the local GitHub goes by as GITHUB_SERVER_URL (a `.localhost` name, since @actions/artifact
+        and @actions/cache take any other host but github.com for GitHub Enterprise Server, where
+        upload-artifact v4 refuses to run)."""
+        path = self.state / "hosts"
+        path.write_text("127.0.0.1\tlocalhost github.localhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
         return path
 
     def env(self) -> dict[str, str]:

@@ -75,8 +75,14 @@ def session(work: Path, actions_folder: Path, bundle: Path | None = None) -> Ite
     say(f"images: {', '.join(images.ensure_all(podman, work))}")
     images.toolcache(podman, work)
     local_repositories = actions.prepare(actions_folder, work)
-    with podman.service(work / "logs" / "podman-service.log") as docker_host, LocalGitHub() as github:
+    git_root = work / "git"  # the repositories the local GitHub serves, new for each session
+    subprocess.run(["rm", "-rf", git_root], check=True)
+    with podman.service(work / "logs" / "podman-service.log") as docker_host, LocalGitHub(git_root) as github:
         github.seed_upstream()
         say(f"local GitHub at {github.url}")
-        yield Session(work, podman, github, Act(ACT, docker_host, work, local_repositories, github.url,
-                                               podman.prefix / "bin" / "podman"))
+        act = Act(ACT, docker_host, work, local_repositories, github.url, github.server_url,
+                  podman.prefix / "bin" / "podman")
+        # A session that was itself killed leaves act's containers in the storage, listed as running;
+        # act (--reuse) would pick one up by its name and fail on it ("open /proc/N/ns/mnt").
+        act.remove_leftovers()
+        yield Session(work, podman, github, act)

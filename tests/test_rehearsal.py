@@ -36,9 +36,14 @@ def s():
         yield live
 
 
-def expected_assets() -> set[str]:
-    files = {f"{TOOL}-linux-{a}{ext}" for a in ARCHES for ext in (".tar.zst", ".cdx.json")} | {"checksums.txt"}
+def expected_assets(version: str) -> set[str]:
+    files = {f"{TOOL}-linux-{a}{ext}" for a in ARCHES for ext in (".tar.zst", ".cdx.json")}
+    files |= {"checksums.txt", "install.sh", f"{TOOL}-v{version}-sources.tar.zst"}
     return files | {f + ".sigstore.json" for f in files}
+
+
+def published_version(release: dict) -> str:
+    return release["tag_name"].removeprefix(f"{TOOL}-v")
 
 
 def releases(s, repo: str) -> list[dict]:
@@ -63,7 +68,12 @@ def second(s, released):
 
 
 @pytest.fixture(scope="module")
-def cut(s, second):
+def bumped(s, second):
+    return scenarios.bump(s)
+
+
+@pytest.fixture(scope="module")
+def cut(s, bumped):
     return scenarios.cut_off(s)
 
 
@@ -92,10 +102,11 @@ def test_the_release_is_published_with_every_asset(s, released):
     head = scenarios.head(released.clone)
     assert release["target_commitish"] == head  # GITHUB_SHA: the commit the run was dispatched at
     data = s.github.asset_data(release)
-    assert set(data) == expected_assets() and s.github.uploaded(release) == dict.fromkeys(data, "uploaded")
+    assert set(data) == expected_assets(version) and s.github.uploaded(release) == dict.fromkeys(data, "uploaded")
     sums = dict(reversed(line.split("  ")) for line in data["checksums.txt"].decode().splitlines())
     assert sums == {n: hashlib.sha256(d).hexdigest() for n, d in data.items()
-                    if n.endswith((".tar.zst", ".cdx.json"))}
+                    if n.endswith((".tar.zst", ".cdx.json", ".sh"))}
+    assert f"DEFAULT_REPO='{released.repo}'" in data["install.sh"].decode()  # the installer knows its repository
     for name, blob in data.items():
         if name.endswith(".sigstore.json"):  # a Sigstore bundle over exactly that asset's bytes
             signed = json.loads(blob)["messageSignature"]["messageDigest"]
@@ -114,15 +125,55 @@ def test_a_second_dispatch_is_a_no_op(s, second):
     assert len(releases(s, second.repo)) == 1
 
 
-def test_a_run_cut_off_during_upload_completes_when_dispatched_again(s, cut):
-    killed, again = cut.runs
+def test_a_bump_pins_commits_and_pushes_the_lock_and_the_release_is_tagged_at_that_commit(s, bumped):
+    run = bumped.runs[-1]
+    for job in ("/check", "/bump", "/test-arm64", "/release"):
+        assert run.job(job) == "succeeded", (job, run.jobs)
+    # The bump also proposes podman-full's helpers from the real upstreams (Debian's archive); one
+    # that cannot be verified (e.g. a source this machine's archive mirror lacks) is left out and
+    # ends the run red after the release, by design (`bump-failures`). Nothing else may fail.
+    assert run.returncode == 0 or run.job("/bump-failures") == "failed", run.log
+    assert {r for j, r in run.jobs.items() if not j.endswith("/bump-failures")} == {"succeeded"}, run.jobs
+    assert scenarios.locked_version(bumped.clone) == scenarios.OLDER  # what the run was dispatched at
+    start = scenarios.head(bumped.clone)
+    commit = bumped.bump_commit  # the default branch on the local GitHub, after the run
+    assert commit != start and s.github.git_show(bumped.repo, f"{commit}~1", "staticbuild.lock") == \
+        s.github.git_show(bumped.repo, start, "staticbuild.lock")  # one commit on top of the dispatched one
+    changed = s.github.git_diff_names(bumped.repo, start, commit)
+    assert changed == ["staticbuild.lock"]  # only the lock is committed
+    (release,) = releases(s, bumped.repo)
+    version = published_version(release)
+    assert version != scenarios.OLDER and not release["draft"]
+    assert release["target_commitish"] == commit  # the tag points at the bump commit ...
+    lock = s.github.git_show(bumped.repo, commit, "staticbuild.lock")  # ... whose lock pins what was released
+    assert f'[{TOOL}]\nversion = "{version}"' in lock and f"{TOOL}@v{version}" in lock
+    assert s.github.uploaded(release) == dict.fromkeys(expected_assets(version), "uploaded")
+    # build, test-arm64 and release checked out the bump commit from the local GitHub (git or tarball)
+    fetched = [p for m, p in s.github.git_requests if "upload-pack" in p or p.startswith("tarball")]
+    assert any(commit in p for p in fetched), s.github.git_requests
+    assert ("POST", f"/{bumped.repo}.git/git-receive-pack") in s.github.git_requests  # the bump's push
+
+
+def test_a_run_cut_off_during_upload_leaves_a_partial_draft(s, cut):
+    killed = cut.runs[0]
     assert killed.returncode != 0
-    assert scenarios.HELD_ASSET in s.github.upload_names
+    assert killed.job("/test-arm64") == "succeeded" and killed.job("/release") is None, killed.jobs  # cut in release
+    assert 0 < cut.left["received"] < cut.left["length"]  # the connection ended short of the asset's length
+    ((tag, left),) = cut.left["releases"].items()
+    assert tag.startswith(f"{TOOL}-v") and left["draft"]
+    assert left["assets"][scenarios.HELD_ASSET] == "starter"  # the partial upload GitHub keeps
+    uploaded = {n for n, state in left["assets"].items() if state == "uploaded"}
+    version = tag.removeprefix(f"{TOOL}-v")
+    assert uploaded and uploaded < expected_assets(version) - {scenarios.HELD_ASSET}  # some files up, not all
+
+
+def test_a_run_cut_off_during_upload_completes_when_dispatched_again(s, cut):
+    again = cut.runs[1]
     assert again.returncode == 0, again.log
     assert again.job("/release") == "succeeded", again.jobs
     (release,) = releases(s, cut.repo)  # the draft the cut-off run left, now published
-    assert not release["draft"] and release["tag_name"].startswith(f"{TOOL}-v")
-    assert s.github.uploaded(release) == dict.fromkeys(expected_assets(), "uploaded")  # no partial asset left
+    assert not release["draft"] and release["tag_name"] in cut.left["releases"]
+    assert s.github.uploaded(release) == dict.fromkeys(expected_assets(published_version(release)), "uploaded")
     assert s.github.calls("DELETE", f"/repos/{cut.repo}/releases/assets/") >= 1  # the starter was removed
 
 
