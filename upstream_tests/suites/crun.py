@@ -1,0 +1,141 @@
+"""crun's own suite: `tests/test_*.py` from the release tarball, each module a unit, run with
+OCI_RUNTIME (the crun under test) and INIT (`make tests/init`, linked -all-static) as upstream's
+Makefile runs them (`make check`'s PY_LOG_COMPILER). The C unit tests (tests_libcrun_*) test
+the library in-tree, not the shipped binary, and are not run.
+
+crun's tests print no reason for a skip (a test returns 77): the reason recorded is the
+condition that guards `return 77` in the test's source.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import time
+from functools import cache
+from pathlib import Path
+
+from .. import dynamic, static, tap, testdeps
+from ..common import Settings, UpstreamTestError, clean_env, need, tail
+from ..isolation import Isolation
+from ..results import Case, Unit
+from ..sources import tree
+from . import Prepared, Suite, case_name
+
+TIMEOUT = 600
+
+
+class CrunSuite(Suite):
+    name = "crun"
+    component = "crun"
+    gate = ()  # every module: the suite takes seconds (see units())
+    smoke = ("test_start.py", "test_exec.py", "test_uid_gid.py", "test_hostname.py", "test_pid.py")
+
+    def units(self, settings: Settings) -> list[str]:
+        units = sorted(p.name for p in (tree(settings, "crun") / "tests").glob("test_*.py"))
+        if not units:
+            raise UpstreamTestError("crun's source has no tests/test_*.py")
+        return units
+
+    def prepare(self, settings: Settings, flavor: str) -> Prepared:
+        need("python3", "unshare")
+        if settings.arch != "amd64":
+            return self._prepare_arm64(settings, flavor)
+        tree_ = dynamic.ensure(settings, "crun")  # the test init comes from this build, for both flavors
+        crun = static.prefix(settings, "podman") / "lib/podman/crun" if flavor == "static" else tree_ / "bin/crun"
+        return Prepared(flavor, {"crun": crun}, {"init": tree_ / "share/crun-tests/init",
+                                                 "pythonpath": testdeps.python_libmount(settings)})
+
+    def _prepare_arm64(self, settings: Settings, flavor: str) -> Prepared:
+        if flavor != "static":
+            raise UpstreamTestError("arm64: only the static bundle is tested (no dynamic arm64 builds here)")
+        need("aarch64-linux-gnu-gcc")
+        init = settings.dir("crun-arm64") / "init"
+        if not init.exists():
+            src = tree(settings, "crun") / "tests" / "init.c"
+            cfg = settings.dir("crun-arm64", "cfg")
+            (cfg / "config.h").write_text("#define HAVE_ERROR_H 1\n#define HAVE_LINUX_IOPRIO_H 1\n")
+            proc = subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O2", f"-I{cfg}", "-o", init, src],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise UpstreamTestError(f"cannot build crun's test init for arm64: {tail(proc.stderr, 3)}")
+        return Prepared(flavor, {"crun": static.prefix(settings, "podman") / "lib/podman/crun"},
+                        {"init": init, "pythonpath": testdeps.python_libmount(settings)})
+
+    def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:
+        tests = settings.work / "crun" / settings.arch / prepared.flavor / "tests"
+        if not tests.exists():
+            shutil.copytree(tree(settings, "crun") / "tests", tests)
+        env = clean_env(OCI_RUNTIME=str(prepared.binaries["crun"]), INIT=str(prepared.data["init"]),
+                        PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        if prepared.data.get("pythonpath"):
+            env["PYTHONPATH"] = str(prepared.data["pythonpath"])
+        if only:
+            env["RUN_TESTS"] = " ".join(n.split(" :: ", 1)[1] for n in only)
+        argv = Isolation(cgroup="v1").argv(["python3", unit], env)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(argv, cwd=tests, capture_output=True, text=True, timeout=TIMEOUT)
+            output = proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            output = (exc.stdout or b"").decode(errors="replace") + f"\n(timed out after {TIMEOUT} s)"
+        wall = round(time.monotonic() - started, 1)
+        parsed = tap.parse(output, diag_before=True)
+        conditions = skip_conditions(tests / unit)
+        cases = [Case(case_name(unit, c.description), c.status,
+                      reason=(conditions.get(c.description, "returned 77") if c.status == "skip" else ""),
+                      output=c.output) for c in parsed.cases]
+        note = ""
+        if parsed.planned == 0:  # `1..0`: the module skipped itself whole (test_mounts.py without libmount)
+            return Unit(unit, wall, [Case(case_name(unit, n), "skip", reason=f"{unit} skips itself whole (1..0)")
+                                     for n in self._test_names(tests / unit)
+                                     if not only or case_name(unit, n) in only], "skipped itself whole")
+        if parsed.truncated or not parsed.cases:
+            note = f"the module stopped after {len(parsed.cases)} of {parsed.planned} tests: {tail(output, 5)}"
+            planned = self._test_names(tests / unit)
+            seen = {c.description for c in parsed.cases}
+            cases += [Case(case_name(unit, n), "fail", output=tail(output)) for n in planned
+                      if n not in seen and (not only or case_name(unit, n) in only)]
+        return Unit(unit, wall, cases, note)
+
+    @staticmethod
+    def _test_names(module: Path) -> list[str]:
+        return list(all_tests(module.read_text()))
+
+
+def all_tests(source: str) -> dict[str, str]:
+    """crun's `all_tests = {"name": function, ...}` of a test module: test name -> function name."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "all_tests" for t in node.targets):
+            if isinstance(node.value, ast.Dict):
+                return {k.value: v.id for k, v in zip(node.value.keys, node.value.values)
+                        if isinstance(k, ast.Constant) and isinstance(v, ast.Name)}
+    return {}
+
+
+@cache
+def _conditions(source: str) -> dict[str, str]:
+    tree_ = ast.parse(source)
+    functions = {n.name: n for n in ast.walk(tree_) if isinstance(n, ast.FunctionDef)}
+    out = {}
+    for test, function in all_tests(source).items():
+        node = functions.get(function)
+        if node is None:
+            continue
+        guards = []
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.If) and any(isinstance(s, ast.Return) and isinstance(s.value, ast.Constant)
+                                               and s.value.value == 77 for s in sub.body):
+                guards.append(ast.unparse(sub.test))
+        if guards:
+            out[test] = "skips when " + " or ".join(dict.fromkeys(guards))
+    return out
+
+
+def skip_conditions(module: Path) -> dict[str, str]:
+    """Test name -> "skips when <condition>" from the test's source (crun prints no skip reason)."""
+    try:
+        return _conditions(module.read_text())
+    except (OSError, SyntaxError):
+        return {}
