@@ -28,7 +28,7 @@ from . import dynamic, registry
 from .common import Settings, UpstreamTestError, clean_env, need, say
 from .isolation import Isolation
 
-MIRROR_PORT = 60055
+MIRROR_PORT = 60333  # where buildah's suite expects its CI registry cache (tests/registries-cached.conf)
 ROOTLESS_USER = "sbupstream"
 SUBID_RANGE = "400000-465535"
 

@@ -35,6 +35,10 @@ PODMAN_TAGS = ("grpcnotrace", "seccomp", "containers_image_openpgp",
 BUILDAH_TAGS = ("seccomp", "containers_image_openpgp", "exclude_graphdriver_btrfs", "exclude_graphdriver_devicemapper")
 SKOPEO_TAGS = ("exclude_graphdriver_btrfs", "containers_image_openpgp")
 LIBPOD = "go.podman.io/podman/v6/libpod"
+BUILDAH_HELPERS = {"imgtype": "imgtype/imgtype.go", "copy": "copy/copy.go", "tutorial": "tutorial/tutorial.go",
+                   "inet": "inet/inet.go", "dumpspec": "dumpspec", "crash": "crash", "wait": "wait",
+                   "passwd": "passwd/passwd.go", "grpcnoop": "rpc/noop/noop.go", "pipeloop": "pipeloop/pipeloop.go",
+                   "serve": "serve/serve.go"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Dyn:
     installs: tuple[str, ...]  # paths inside the tree (relative), checked after the build
     build: Callable[[Settings, Path, Path, Path], None]  # (settings, source copy, tree, log)
     extra: tuple[str, ...] = ()  # recorded in the stamp: options that change the build
+    source: str = ""  # the lock entry built from, when not `component` (test helpers)
 
 
 def root(settings: Settings) -> Path:
@@ -56,7 +61,7 @@ def ensure(settings: Settings, *components: str) -> Path:
         raise UpstreamTestError("dynamic builds are made for amd64 only (arm64 runs the static smoke subset)")
     for name in components:
         spec = BUILDS[name]
-        src = tree(settings, name)
+        src = tree(settings, spec.source or name)
         version = (src / ".complete").read_text().strip()
         stamp_key = hashlib.sha256(json.dumps([name, version, spec.installs, spec.extra]).encode()).hexdigest()[:16]
         stamp = settings.dir("dynamic", settings.arch, "stamps") / f"{name}-{version}"
@@ -157,7 +162,7 @@ def go_env(settings: Settings, cgo: bool = True) -> dict[str, str]:
 def go(packages: dict[str, str], tags: tuple[str, ...], ldflags: tuple[str, ...] = ()) -> Callable:
     def build(settings: Settings, src: Path, dest: Path, log: Path) -> None:
         env = go_env(settings)
-        epoch = str(Lock.load(settings.lock).pin(src.name.rsplit("-", 1)[0]).epoch or 0)  # the release date, as static
+        epoch = str(Lock.load(settings.lock).pin(src.name.rsplit("-", 1)[0].removesuffix("-tests")).epoch or 0)
         flags = " ".join(f.format(epoch=epoch) for f in ldflags)
         for package, where in packages.items():
             run(["go", "build", "-tags", " ".join(tags), "-ldflags", flags, "-o", dest / where, package], log,
@@ -182,6 +187,10 @@ BUILDS: dict[str, Dyn] = {d.component: d for d in (
     Dyn("skopeo", ("bin/skopeo",), go({"./cmd/skopeo": "bin/skopeo"}, SKOPEO_TAGS), SKOPEO_TAGS),
     Dyn("buildah", ("bin/buildah",), go({"./cmd/buildah": "bin/buildah"}, BUILDAH_TAGS,
                                         ("-X main.buildInfo={epoch}",)), BUILDAH_TAGS),
+    # buildah's test helpers (its Makefile's bin/copy, bin/imgtype, ...): serve both runs alike
+    Dyn("buildah-tests", tuple(f"share/buildah-tests/{h}" for h in BUILDAH_HELPERS),
+        go({f"./tests/{path}": f"share/buildah-tests/{h}" for h, path in BUILDAH_HELPERS.items()}, BUILDAH_TAGS),
+        BUILDAH_TAGS, source="buildah"),
 )}
 
 # What `podman` needs around it, as a distribution installs it (podman-full's helpers).

@@ -18,7 +18,32 @@ class Rule:
     reason: str
 
 
-RULES: tuple[Rule, ...] = ()
+KERNEL = ("this machine's kernel (a VM kernel without loadable modules) has no dummy, ipvlan, 802.1Q VLAN "
+          "or VRF network drivers: `ip link add ... type dummy` answers \"Unknown device type\"")
+RULES: tuple[Rule, ...] = (
+    Rule("", r"Unknown device type", KERNEL),
+    Rule("netavark", r"Netlink error: Not supported \(os error 95\)",
+         "VLAN filtering on a bridge is not supported by this kernel (no 802.1Q support): EOPNOTSUPP"),
+    Rule("netavark", r"firewall-cmd|firewalld",
+         "firewalld and its D-Bus daemon are not installed (a system daemon that would change a shared "
+         "machine's firewall; GitHub's Ubuntu runners do not have it either)"),
+    Rule("", r"jq: error: syntax error, unexpected '\['",
+         "the test uses jq 1.7 syntax (`.a.[0]`); Debian 12 has jq 1.6, and trixie's would upgrade libc"),
+    Rule("netavark", r"/run/sysctl\.d/",
+         "netavark writes /run/sysctl.d only where systemd runs (its sysctl.d drop-ins are for systemd-sysctl)"),
+    Rule("netavark", r"config/firewall/networks/",
+         "the firewall-reload state file is written for the netavark-firewalld-reload service, which "
+         "needs systemd"),
+    Rule("netavark", r"\[aardvark-dns\] <defunct>",
+         "aardvark-dns exits at once under the test's default-drop nftables policy in a namespace "
+         "without systemd-run (netavark starts it with systemd-run when systemd is PID 1)"),
+    Rule("netavark", r"IO error: Permission denied \(os error 13\)",
+         "the test points --aardvark-binary at a folder and expects \"Failed to find executable\"; "
+         "as root without systemd netavark tries to execute it and gets EACCES"),
+    Rule("crun", r"open `/proc/1/ns/net`: Permission denied",
+         "the test joins PID 1's network namespace; in this sandbox PID 1 is the VM's agent, whose "
+         "namespaces root cannot open"),
+)
 
 
 def reason_for(suite: str, name: str, *outputs: str) -> str:

@@ -119,7 +119,8 @@ def environment_section(rows: list[Summary]) -> list[str]:
     if not by_reason:
         return out + ["None.", ""]
     for reason, names in sorted(by_reason.items(), key=lambda kv: (kv[0] == "Not named yet", -len(kv[1]))):
-        out += [f"**{reason}** ({len(names)}):", "", *(f"* {n}" for n in names), ""]
+        out += [f"* **{len(names)}**: {reason}", "", "  <details><summary>tests</summary>", "",
+                *(f"  * {n}" for n in names), "", "  </details>", ""]
     return out
 
 

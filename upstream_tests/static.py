@@ -10,21 +10,38 @@ import subprocess
 import sys
 from pathlib import Path
 
+import staticbuild
+
 from .common import Settings, UpstreamTestError, run, say
 
 BUNDLES = {"podman": ("podman", "full"), "buildah": ("buildah", None), "skopeo": ("skopeo", None)}
+
+
+def inputs_digest(settings: Settings) -> str:
+    """The lock and staticbuild's own code (recipes, patches, bundle config): what a bundle is made from.
+    Unchanged, the bundle packaged last time is this one (packaging again takes minutes on 2 cores)."""
+    digest = hashlib.sha256(settings.lock.read_bytes())
+    package_dir = Path(staticbuild.__file__).parent
+    for path in sorted(p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:20]
 
 
 def bundle_file(settings: Settings, name: str) -> Path:
     tool, variant = BUNDLES[name]
     out = settings.dir("dist")
     file = out / f"{tool}{'-' + variant if variant else ''}-linux-{settings.arch}.tar.zst"
+    stamp = file.with_name(file.name + ".inputs")
+    key = inputs_digest(settings)
+    if file.exists() and stamp.exists() and stamp.read_text() == key:
+        return file
     argv = [sys.executable, "-m", "staticbuild", "--cache", settings.cache, "--lock", settings.lock,
             "package", tool, "--arch", settings.arch, "--out", out, *(["--variant", variant] if variant else [])]
     say(f"packaging the {name} bundle for {settings.arch} (cached builds are reused)")
     run(argv, settings.dir("logs") / f"package-{name}-{settings.arch}.log", timeout=4 * 3600)
     if not file.exists():
         raise UpstreamTestError(f"staticbuild package wrote no {file.name}")
+    stamp.write_text(key)
     return file
 
 

@@ -25,7 +25,11 @@ TIMEOUT = 1800
 class NetavarkSuite(Suite):
     name = "netavark"
     component = "netavark"
-    gate = ()  # every file (about 3 minutes)
+    # every file but the firewalld driver's (it needs a firewalld and a D-Bus daemon it starts itself;
+    # neither is on these machines nor on GitHub's runners, and each of its tests waits 5 s for them)
+    gate = ("001-basic.bats", "250-bridge-nftables.bats", "300-macvlan.bats", "400-ipvlan.bats",
+            "500-bridge-fwnone.bats", "500-plugin.bats", "600-bridge-vrf.bats", "610-bridge-vethname.bats",
+            "620-bridge-mode.bats", "630-bridge-vlan.bats", "640-bridge-mtu.bats", "700-create.bats")
     smoke = ()  # netns, nftables and raw sockets under qemu-user: nothing of it is meaningful
 
     def units(self, settings: Settings) -> list[str]:
