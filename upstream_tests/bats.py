@@ -4,13 +4,12 @@ optionally only some of its tests, and turning the TAP into result cases."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from . import tap
-from .common import need, tail
+from .common import need, run_captured, tail
 from .isolation import Isolation
 from .results import Case, Unit
 from .suites import case_name
@@ -43,13 +42,7 @@ def run_file(bats_file: Path, unit: str, cwd: Path, env: Mapping[str, str], isol
         argv += ["--filter", only_filter(only)]
     argv.append(str(bats_file))
     started = time.monotonic()
-    try:
-        proc = subprocess.run(isolation.argv(argv, env, user=user), cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout)
-        output, note = proc.stdout + proc.stderr, ""
-    except subprocess.TimeoutExpired as exc:
-        output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        note = f"timed out after {timeout:.0f} s"
+    output, note = run_captured(isolation.argv(argv, env, user=user), cwd, timeout)
     wall = round(time.monotonic() - started, 1)
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -77,3 +78,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     """A minimal environment for suites (no tokens, no proxies a test could leak), plus `extra`."""
     keep = {k: os.environ[k] for k in ("TERM", "TZ") if k in os.environ}
     return {"PATH": BASE_PATH, "LANG": "C.UTF-8", "HOME": "/root", **keep, **extra}
+
+
+def run_captured(argv: Sequence[str], cwd: Path, timeout: float) -> tuple[str, str]:
+    """Run a suite's command with its output in a file (a process the suite leaves behind cannot hold
+    a pipe open), in its own process group, killed whole on timeout. Returns (output, note)."""
+    import signal
+    import tempfile
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as out:
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        note = ""
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            note = f"timed out after {timeout:.0f} s"
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.seek(0)
+        return out.read(), note

@@ -6,8 +6,9 @@ the binaries (and, for the dynamic run, the /etc/containers a distribution packa
 * a test-only CONTAINERS_CONF_OVERRIDE: cgroups disabled (this machine's cgroup2 tree holds no
   controllers: they are all bound to v1) and default ulimits within this process's hard limits
   (no CAP_SYS_RESOURCE here), as tests/test_e2e.py does; network configs kept in the state folder.
-* CONTAINERS_REGISTRIES_CONF: the bundle's registries.conf plus mirrors of quay.io and
-  docker.io on the local mirror (registry.py), which runs inside the suite's network namespace.
+* registries.conf: the bundle's plus mirrors of quay.io and docker.io on the local mirror
+  (registry.py), which runs inside the suite's network namespace; in /etc/containers for both
+  runs (see etc_layer) and in CONTAINERS_REGISTRIES_CONF.
 * rootless: a throw-away user with subordinate ids, HOME and XDG_RUNTIME_DIR in the work folder.
 """
 
@@ -66,13 +67,25 @@ def storage_conf(state: Path) -> Path:
     return path
 
 
-def etc_layer(settings: Settings) -> Path:
-    """/etc/containers as a distribution's containers-common puts it: the bundle's four files."""
-    layer = settings.work / "dynamic" / settings.arch / "etc-layer"
+def etc_layer(settings: Settings, flavor: str, registries: Path) -> Path:
+    """What the namespace sees in /etc/containers.
+
+    Both runs: registries.conf with the mirrors (skopeo 1.19's image library does not read
+    CONTAINERS_REGISTRIES_CONF; with it in /etc the static skopeo takes it over its bundled one,
+    as it would a machine's). The dynamic run also gets the rest of the bundle's config files, as a
+    distribution's containers-common puts them there (the static bundle reads its own).
+    """
+    layer = settings.work / "etc-layers" / settings.arch / flavor
     target = layer / "containers"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("containers.conf", "policy.json", "registries.conf", "storage.conf"):
-        shutil.copy2(CONFIG_DIR / name, target / name)
+    if layer.exists():
+        shutil.rmtree(layer)
+    target.mkdir(parents=True)
+    if flavor == "dynamic":
+        for name in ("containers.conf", "policy.json", "storage.conf"):
+            shutil.copy2(CONFIG_DIR / name, target / name)
+    shutil.copy2(registries, target / "registries.conf")
+    for p in (layer, target, *target.iterdir()):
+        p.chmod(0o755 if p.is_dir() else 0o644)
     return layer
 
 
@@ -104,8 +117,8 @@ def make(settings: Settings, suite: str, flavor: str, static_bins: list[Path], d
     overlays: list[tuple[str, tuple[Path, ...]]] = []
     path = [str(p) for p in static_bins]
     if flavor == "dynamic":
-        tree = dynamic.ensure(settings, *dynamic_set)
-        overlays += [("/usr/local", (tree,)), ("/etc", (etc_layer(settings),))]
+        overlays.append(("/usr/local", (dynamic.ensure(settings, *dynamic_set),)))
+    overlays.append(("/etc", (etc_layer(settings, flavor, registries),)))
     env = clean_env(CONTAINERS_REGISTRIES_CONF=str(registries), TMPDIR="/var/tmp",
                     PATH=":".join([*path, "/usr/local/bin", "/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin",
                                    "/bin"]))

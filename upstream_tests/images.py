@@ -35,7 +35,10 @@ DIFFERENCES = (
     "amd64 only: the ':00000004' image upstream keeps multi-arch is a one-arch copy of the test image",
     "the registry image (quay.io/libpod/registry:2.8.2, a copy of docker.io's registry 2.8.2) is Debian's "
     "docker-registry 2.8.2 binary with its libraries and the registry image's default config.yml",
-    "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox tree under those names",
+    "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox tree under those names "
+    "(Docker schema 2 media types, as upstream's); the test image is OCI",
+    "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
+    "those images' own labels and files fail both ways (*environment*: no network)",
 )
 
 ALPINE_PASSWD = """root:x:0:0:root:/root:/bin/sh
@@ -256,6 +259,13 @@ class Image:
     created: int  # seconds since the epoch
     arch: str = "amd64"
     history: tuple[str, ...] = ()
+    docker: bool = False  # Docker schema 2 media types (as quay.io's and Docker Hub's busybox), else OCI
+
+
+OCI_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.config.v1+json",
+             "application/vnd.oci.image.layer.v1.tar+gzip")
+DOCKER_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json", "application/vnd.docker.image.rootfs.diff.tar.gzip")
 
 
 def rfc3339(t: int) -> str:
@@ -272,11 +282,10 @@ def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
               "history": [{"created": rfc3339(image.created), "created_by": h} for h in image.history] or
               [{"created": rfc3339(image.created), "created_by": "upstream_tests/images.py"}]}
     config_bytes = json.dumps(config, sort_keys=True).encode()
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "digest": digest(config_bytes), "size": len(config_bytes)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            "digest": digest(compressed), "size": len(compressed)}]}
+    types = DOCKER_TYPES if image.docker else OCI_TYPES
+    manifest = {"schemaVersion": 2, "mediaType": types[0],
+                "config": {"mediaType": types[1], "digest": digest(config_bytes), "size": len(config_bytes)},
+                "layers": [{"mediaType": types[2], "digest": digest(compressed), "size": len(compressed)}]}
     return manifest, [(digest(config_bytes), config_bytes), (digest(compressed), compressed)]
 
 
@@ -332,7 +341,7 @@ def testimage(name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
 
 def busybox_image(name: str) -> Image:
     return Image(name, busybox_tree(with_extras=False).layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]},
-                 TESTIMAGE_CREATED)
+                 TESTIMAGE_CREATED, docker=True)
 
 
 def registry_image(registry_binary: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:
@@ -343,7 +352,7 @@ def registry_image(registry_binary: Path, name: str = "quay.io/libpod/registry:2
     tree.file("etc/docker/registry/config.yml", REGISTRY_CONFIG)
     config = {"Env": [PATH_ENV], "Entrypoint": ["/bin/registry", "serve"], "Cmd": ["/etc/docker/registry/config.yml"],
               "ExposedPorts": {"5000/tcp": {}}, "Volumes": {"/var/lib/registry": {}}}
-    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED)
+    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED, docker=True)
 
 
 def cache_name(name: str) -> str:

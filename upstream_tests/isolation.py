@@ -60,8 +60,10 @@ class Isolation:
         lines += [f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in self.binds]
         if self.network:
             lines += NETWORK
+        if self.services:
+            lines.append("services=")
         for service in self.services:
-            lines.append(f"{service} &")
+            lines += [f"{service} &", 'services="$services $!"']
         for condition in self.ready:
             lines.append(f"n=0; until {condition}; do n=$((n+1)); [ $n -lt 100 ] || {{ echo 'not ready: "
                          f"{condition}' >&2; exit 1; }}; sleep 0.1; done")
@@ -73,7 +75,7 @@ class Isolation:
         if user:
             inner = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", *inner]
         inner = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *inner]
-        last = ['exec "$@"'] if not self.services else ['"$@" && status=0 || status=$?', "kill $(jobs -p) 2>/dev/null || true",
+        last = ['exec "$@"'] if not self.services else ['"$@" && status=0 || status=$?', "kill $services 2>/dev/null || true",
                                                         "wait 2>/dev/null || true", 'exit "$status"']
         script = "\n".join([*self.script(), *last])
         unshare = ["unshare", "-m", "--propagation", "private", *(["-n"] if self.network else [])]

@@ -10,14 +10,17 @@ condition that guards `return 77` in the test's source.
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import time
 from functools import cache
 from pathlib import Path
 
 from .. import dynamic, static, tap, testdeps
-from ..common import Settings, UpstreamTestError, clean_env, need, tail
+from ..common import Settings, UpstreamTestError, clean_env, need, run_captured, tail
 from ..isolation import Isolation
 from ..results import Case, Unit
 from ..sources import tree
@@ -82,25 +85,24 @@ class CrunSuite(Suite):
         if only:
             env["RUN_TESTS"] = " ".join(n.split(" :: ", 1)[1] for n in only)
         argv = Isolation(cgroup="v1").argv(["python3", unit], env)
+        before = leftovers()
         started = time.monotonic()
-        try:
-            proc = subprocess.run(argv, cwd=tests, capture_output=True, text=True, timeout=TIMEOUT)
-            output = proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as exc:
-            output = (exc.stdout or b"").decode(errors="replace") + f"\n(timed out after {TIMEOUT} s)"
+        output, timed_out = run_captured(argv, tests, TIMEOUT)
         wall = round(time.monotonic() - started, 1)
+        clean_up(before)
         parsed = tap.parse(output, diag_before=True)
         conditions = skip_conditions(tests / unit)
         cases = [Case(case_name(unit, c.description), c.status,
                       reason=(conditions.get(c.description, "returned 77") if c.status == "skip" else ""),
                       output=c.output) for c in parsed.cases]
-        note = ""
+        note = timed_out
         if parsed.planned == 0:  # `1..0`: the module skipped itself whole (test_mounts.py without libmount)
             return Unit(unit, wall, [Case(case_name(unit, n), "skip", reason=f"{unit} skips itself whole (1..0)")
                                      for n in self._test_names(tests / unit)
                                      if not only or case_name(unit, n) in only], "skipped itself whole")
         if parsed.truncated or not parsed.cases:
-            note = f"the module stopped after {len(parsed.cases)} of {parsed.planned} tests: {tail(output, 5)}"
+            note = (f"{timed_out}; " if timed_out else "") + (f"the module stopped after {len(parsed.cases)} of "
+                                                              f"{parsed.planned} tests: {tail(output, 5)}")
             planned = self._test_names(tests / unit)
             seen = {c.description for c in parsed.cases}
             cases += [Case(case_name(unit, n), "fail", output=tail(output)) for n in planned
@@ -110,6 +112,36 @@ class CrunSuite(Suite):
     @staticmethod
     def _test_names(module: Path) -> list[str]:
         return list(all_tests(module.read_text()))
+
+
+FROZEN = Path("/sys/fs/cgroup/freezer/frozen")
+
+
+def leftovers() -> tuple[set[int], set[Path]]:
+    """Frozen tasks and the suite's cgroups now (test_delete.py freezes a container on cgroup v1 hosts
+    and, by design, leaves it behind when `crun delete -f` gets EBUSY)."""
+    tasks = {int(t) for t in (FROZEN / "tasks").read_text().split()} if (FROZEN / "tasks").exists() else set()
+    return tasks, set(Path("/sys/fs/cgroup").glob("*/test-tmp*"))
+
+
+def clean_up(before: tuple[set[int], set[Path]]) -> None:
+    """Thaw and end what this unit left frozen, and remove the cgroups it left: nothing outlives a run."""
+    tasks, groups = leftovers()
+    new_tasks, new_groups = tasks - before[0], groups - before[1]
+    if new_tasks:
+        (FROZEN / "freezer.state").write_text("THAWED")
+        for pid in new_tasks:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        if not before[0]:
+            with contextlib.suppress(OSError):
+                FROZEN.rmdir()
+    for group in sorted(new_groups, reverse=True):
+        with contextlib.suppress(OSError):
+            group.rmdir()
 
 
 def all_tests(source: str) -> dict[str, str]:

@@ -9,6 +9,9 @@ copy from quay.io are the stand-ins on the mirror.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from .. import bats, containers_env, dynamic, static
 from ..common import Settings, UpstreamTestError
 from ..results import Unit
@@ -36,7 +39,9 @@ class SkopeoSuite(Suite):
             skopeo = static.prefix(settings, "skopeo") / "bin/skopeo"
         else:
             skopeo = dynamic.ensure(settings, "skopeo") / "bin/skopeo"
-        env = containers_env.make(settings, self.name, flavor, [podman / "bin"], ("skopeo",))
+        go = shutil.which("go")  # 010-inspect asks `go env GOARCH` for the host's arch
+        env = containers_env.make(settings, self.name, flavor, [podman / "bin", *([Path(go).parent] if go else [])],
+                                  ("skopeo",))
         skopeo_seen = "/usr/local/bin/skopeo" if flavor == "dynamic" else str(skopeo)
         env.env |= {"SKOPEO_BINARY": skopeo_seen, "BATS_TMPDIR": str(settings.dir("skopeo", settings.arch,
                                                                                    flavor, "tmp"))}
