@@ -4,6 +4,7 @@ and against the same versions built the ordinary way; docs/UPSTREAM-TESTS.md fro
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -111,8 +112,22 @@ def gate_cmd(settings: Settings, out: Path, tool: str, suites: str | None) -> No
     say(f"gate ({settings.arch}): {result['summary']}; wrote {out}")
 
 
+@main.command("cleanup")
+@click.option("--all", "everything", is_flag=True, help="Also delete the work folder (sources, builds, state).")
+@click.pass_obj
+def cleanup_cmd(settings: Settings, everything: bool) -> None:
+    """Remove what the suites leave on the machine: the rootless user and its processes (and the work folder)."""
+    from . import containers_env
+    containers_env.remove_user()
+    if everything:
+        import subprocess
+        subprocess.run(["rm", "-rf", "--one-file-system", str(settings.work)], check=True)
+    say("cleaned up" + (f"; removed {settings.work}" if everything else ""))
+
+
 def entry() -> None:
     """Every error ends in one line and exit 1 (click's own usage errors: their one message line, exit 2)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: a running suite's processes are ended
     try:
         main(standalone_mode=False)
     except UpstreamTestError as exc:

@@ -93,6 +93,7 @@ def run_captured(argv: Sequence[str], cwd: Path, timeout: float) -> tuple[str, s
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             note = f"timed out after {timeout:.0f} s"
+        finally:  # timed out, or this runner is being stopped: the suite's processes go with it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -4,6 +4,8 @@ more; passing then, it is recorded as a flake (passed, `retried`), not as ours."
 
 from __future__ import annotations
 
+import subprocess
+
 from . import results
 from .common import Settings, UpstreamTestError, say
 from .results import Case, Run
@@ -22,6 +24,8 @@ def run_suite(settings: Settings, suite: Suite, flavors: tuple[str, ...], units:
         run = runs.get(flavor)
         if run is None or run.version != version:
             run = Run(suite.name, version, flavor, settings.arch, started=results.now())
+        if not run.units:  # a new run starts from nothing a previous one left (images, volumes, networks)
+            reset_state(settings, suite.name, flavor)
         run.planned = planned
         run.units = {k: v for k, v in run.units.items() if k in planned}
         runs[flavor] = run
@@ -42,6 +46,14 @@ def run_suite(settings: Settings, suite: Suite, flavors: tuple[str, ...], units:
     if "static" in runs and "dynamic" in runs:
         retry_candidates(settings, suite, runs)
     return runs
+
+
+def reset_state(settings: Settings, suite: str, flavor: str) -> None:
+    state = settings.work / suite / settings.arch / flavor
+    if state.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(state)], check=False)
+        if state.exists():
+            raise UpstreamTestError(f"cannot remove the previous run's state {state}")
 
 
 def candidates(static: Run, dynamic: Run) -> list[str]:
