@@ -195,3 +195,26 @@ def test_gate_result_file_counts_ours_and_not_explained_ones(tmp_path, monkeypat
     assert saved["totals"] == {"tests": 4, "passed": 1, "failed_environment": 1, "failed_ours": 1, "skipped": 1}
     assert saved["suites"][0]["ours_tests"] == ["f.bats :: c"]
     assert saved["suites"][0]["environment_tests"] == ["f.bats :: b"]
+
+
+# Recorded with Debian's bats 1.8.2: a setup_suite.bash whose setup_suite fails.
+SETUP_SUITE_FAILED = """1..2
+not ok 1 setup_suite
+# (from function `setup_suite' in test file setup_suite.bash, line 2)
+#   `echo preparing; false' failed
+# preparing
+# bats warning: Executed 1 instead of expected 2 tests
+"""
+
+
+def test_a_failing_setup_suite_is_a_note_and_every_test_of_the_file_fails_unrun(tmp_path, monkeypatch):
+    from upstream_tests.isolation import Isolation
+
+    f = tmp_path / "x.bats"
+    f.write_text('@test "one" {\n true\n}\n@test "two" {\n true\n}\n')
+    monkeypatch.setattr(bats, "need", lambda *names: None)
+    monkeypatch.setattr(bats, "run_captured", lambda argv, cwd, timeout: (SETUP_SUITE_FAILED, ""))
+    unit = bats.run_file(f, "x.bats", cwd=tmp_path, env={}, isolation=Isolation())
+    assert [(c.name, c.status) for c in unit.cases] == [("x.bats :: one", "fail"), ("x.bats :: two", "fail")]
+    assert "setup_suite failed" in unit.note and "preparing" in unit.note
+    assert "setup_suite" not in " ".join(c.name for c in unit.cases)

@@ -48,6 +48,12 @@ def run_file(bats_file: Path, unit: str, cwd: Path, env: Mapping[str, str], isol
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(output)
     parsed = tap.parse(output, prefix_strip=prefix_strip)
+    # bats reports a failing setup_suite/teardown_suite as a "not ok" line of its own, outside its
+    # plan (bats-exec-suite's exit trap): not an upstream test, its output goes into the note
+    suite_hooks = [c for c in parsed.cases if c.description in ("setup_suite", "teardown_suite")]
+    parsed.cases = [c for c in parsed.cases if c not in suite_hooks]
+    note = "; ".join([note, *(f"{c.description} failed: {tail(c.output, 3, 300)}" for c in suite_hooks
+                              if c.status == "fail")]).strip("; ")
     cases = [Case(case_name(unit, c.description), c.status, reason=c.reason, output=c.output) for c in parsed.cases]
     if parsed.truncated or not parsed.cases:
         seen = {c.description for c in parsed.cases}

@@ -119,23 +119,48 @@ def make(settings: Settings, suite: str, flavor: str, static_bins: list[Path], d
     if flavor == "dynamic":
         overlays.append(("/usr/local", (dynamic.ensure(settings, *dynamic_set),)))
     overlays.append(("/etc", (etc_layer(settings, flavor, registries),)))
-    env = clean_env(CONTAINERS_REGISTRIES_CONF=str(registries), TMPDIR="/var/tmp",
-                    PATH=":".join([*path, "/usr/local/bin", "/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin",
-                                   "/bin"]))
+    env = clean_env(CONTAINERS_REGISTRIES_CONF=str(registries),
+                    PATH=":".join([*path, "/usr/local/bin", "/usr/local/sbin", str(shims(settings)), "/usr/sbin",
+                                   "/usr/bin", "/sbin", "/bin"]))
     user = None
     if rootless:
         user, home = rootless_user(settings, suite, flavor)
+        tmp = home / "tmp"
         env |= {"HOME": str(home), "USER": user, "LOGNAME": user, "XDG_RUNTIME_DIR": str(home / ".run"),
                 "CONTAINERS_CONF_OVERRIDE": str(override(state, rootful=False))}
     else:
+        tmp = state / "tmp"
         env |= {"CONTAINERS_CONF_OVERRIDE": str(override(state, rootful=True)),
                 "CONTAINERS_STORAGE_CONF": str(storage_conf(state))}
+    # bats takes BATS_TMPDIR from TMPDIR: the suites' scratch folders (and podman's image cache) stay here
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(tmp, entry.pw_uid, entry.pw_gid)
+    env |= {"TMPDIR": str(tmp), "BATS_TMPDIR": str(tmp)}
     isolation = Isolation(cgroup=cgroup, overlays=tuple(overlays), fresh_run=True, devices_0666=rootless,
                           network=True,
                           services=(f"{reg_exe} serve {settings.work / 'mirror' / 'serve.yml'} "
                                     f">>{settings.work / 'mirror' / 'serve.log'} 2>&1",),
                           ready=(f"curl -sf http://127.0.0.1:{MIRROR_PORT}/v2/ >/dev/null",))
     return Env(isolation, env, state, user)
+
+
+OPENSSL_SHIM = """#!/bin/sh
+# upstream_tests: podman's suite (gen-tls) passes `openssl req -quiet`, an OpenSSL 3.2 option;
+# Debian 12 has OpenSSL 3.0. The same certificates are made without it.
+for a; do shift; [ "$a" = -quiet ] || set -- "$@" "$a"; done
+exec /usr/bin/openssl "$@"
+"""
+
+
+def shims(settings: Settings) -> Path:
+    """Small stand-ins for host tools that are older here than upstream's CI expects (listed in the docs)."""
+    folder = settings.dir("testdeps", "shims")
+    (folder / "openssl").write_text(OPENSSL_SHIM)
+    (folder / "openssl").chmod(0o755)
+    return folder
 
 
 def rootless_user(settings: Settings, suite: str, flavor: str) -> tuple[str, Path]:

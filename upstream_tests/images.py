@@ -279,8 +279,11 @@ def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
     diff_id = "sha256:" + hashlib.sha256(image.layer).hexdigest()
     config = {"created": rfc3339(image.created), "architecture": image.arch, "os": "linux",
               "config": image.config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-              "history": [{"created": rfc3339(image.created), "created_by": h} for h in image.history] or
-              [{"created": rfc3339(image.created), "created_by": "upstream_tests/images.py"}]}
+              # one entry per layer (there is one), then the settings that made no layer
+              "history": [{"created": rfc3339(image.created), "created_by": (image.history or
+                                                                              ("upstream_tests/images.py",))[0]},
+                          *({"created": rfc3339(image.created), "created_by": h, "empty_layer": True}
+                            for h in image.history[1:])]}
     config_bytes = json.dumps(config, sort_keys=True).encode()
     types = DOCKER_TYPES if image.docker else OCI_TYPES
     manifest = {"schemaVersion": 2, "mediaType": types[0],
@@ -332,11 +335,14 @@ def testimage(name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
     tree.file("home/podman/bytecheck", BYTECHECK, 0o755)
     config = {"Env": [PATH_ENV], "Cmd": ["/bin/echo", "This container is intended for podman CI testing"],
               "WorkingDir": "/home/podman",
-              "Labels": {"created_by": "test/system/build-testimage (upstream_tests/images.py stand-in)",
+              "Labels": {"created_by": "test/system/build-testimage",  # what the recipe sets (its git path)
                          "created_at": rfc3339(TESTIMAGE_CREATED)}}
     return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED,
                  history=("busybox-static root file system (stand-in for alpine 3.20.3 + busybox-extras, "
-                          "iproute2, socat)", "ADD testimage-id healthcheck pause bytecheck /home/podman/"))
+                          "iproute2, socat) and ADD testimage-id healthcheck pause bytecheck /home/podman/",
+                          "LABEL created_by=test/system/build-testimage", f"LABEL created_at={rfc3339(TESTIMAGE_CREATED)}",
+                          "WORKDIR /home/podman",
+                          'CMD ["/bin/echo", "This container is intended for podman CI testing"]'))
 
 
 def busybox_image(name: str) -> Image:

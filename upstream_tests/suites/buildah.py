@@ -50,7 +50,6 @@ class BuildahSuite(Suite):
         env = containers_env.make(settings, self.name, flavor, [*path, helpers],
                                   ("buildah", "crun", "netavark", "passt"))
         env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
-                    "BATS_TMPDIR": str(settings.dir("buildah", settings.arch, flavor, "tmp")),
                     **{f"{h.upper()}_BINARY": str(helpers / h) for h in dynamic.BUILDAH_HELPERS}}
         return Prepared(flavor, {"buildah": buildah}, {"env": env})
 

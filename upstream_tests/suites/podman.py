@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 from pathlib import Path
 
 from .. import bats, containers_env, dynamic, images, registry, static
@@ -57,9 +56,8 @@ class PodmanSuite(Suite):
             podman, seen, path = root / "bin/podman", "/usr/local/bin/podman", []
         env = containers_env.make(settings, self.name, flavor, path, (*dynamic.PODMAN_SET, "skopeo"),
                                   rootless=self.rootless)
-        tmp = (Path(env.env["HOME"]) if self.rootless else env.state) / "bats-tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        cache = tmp / f"podman-systest-imagecache-{uid(env.user)}"
+        tmp = Path(env.env["TMPDIR"])
+        cache = tmp / f"podman-systest-imagecache-{uid(env.user)}"  # helpers.bash's PODMAN_IMAGECACHE
         cache.mkdir(parents=True)
         for name in (images.testimage().name, "quay.io/libpod/registry:2.8.2"):
             image = images.testimage() if "testimage" in name else images.registry_image(registry.binary(settings))
@@ -70,7 +68,7 @@ class PodmanSuite(Suite):
                 os.chown(folder, entry.pw_uid, entry.pw_gid)
                 for f in files:
                     os.chown(Path(folder) / f, entry.pw_uid, entry.pw_gid)
-        env.env |= {"PODMAN": seen, "BATS_TMPDIR": str(tmp), "PODMAN_TIMEOUT": "240"}
+        env.env |= {"PODMAN": seen, "PODMAN_TIMEOUT": "240"}
         return Prepared(flavor, {"podman": podman}, {"env": env})
 
     def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:

@@ -43,8 +43,7 @@ class SkopeoSuite(Suite):
         env = containers_env.make(settings, self.name, flavor, [podman / "bin", *([Path(go).parent] if go else [])],
                                   ("skopeo",))
         skopeo_seen = "/usr/local/bin/skopeo" if flavor == "dynamic" else str(skopeo)
-        env.env |= {"SKOPEO_BINARY": skopeo_seen, "BATS_TMPDIR": str(settings.dir("skopeo", settings.arch,
-                                                                                   flavor, "tmp"))}
+        env.env |= {"SKOPEO_BINARY": skopeo_seen}
         return Prepared(flavor, {"skopeo": skopeo}, {"env": env})
 
     def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:
