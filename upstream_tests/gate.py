@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import runner
+from .dynamic import host_arch
 from .classify import ENVIRONMENT, OURS, UNCLASSIFIED, classify
 from .common import Settings, UpstreamTestError, say
 from .report import as_json
@@ -36,10 +37,6 @@ TOOL_SUITES = {
     "buildah": ("crun", "netavark", "buildah"),
     "skopeo": ("skopeo",),
 }
-
-
-def host_arch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 
 def gate_units(settings: Settings, suite) -> list[str]:
