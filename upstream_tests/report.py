@@ -8,7 +8,7 @@ import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from . import results
+from . import images, results
 from .classify import ENVIRONMENT, OURS, UNCLASSIFIED, Summary, classify
 from .common import DOC, Settings
 from .reasons import reason_for
@@ -80,6 +80,8 @@ def render(settings: Settings) -> str:
                 "No dynamic arm64 builds exist here, so nothing is classed: a failure is listed with its output.",
                 "", *table(arm64, dynamic=False), ""]
     out += ours_section(amd64 + arm64)
+    out += ["## The test images: differences from upstream's", "",
+            *(f"* {d}" for d in images.DIFFERENCES), ""]
     out += environment_section(amd64)
     out += dynamic_only_section(amd64)
     out += skip_section(amd64 + arm64)
