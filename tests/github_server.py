@@ -39,6 +39,8 @@ class FakeGitHub:
         self.broken_uploads: dict[str, int] = {}  # asset name -> uploads still to break
         self.lost_answers: set[str] = set()  # asset names whose next upload is stored, then the answer lost
         self.preempted: dict[str, bytes] = {}  # asset name -> what "another run" uploads just before this one
+        self.cut_downloads: dict[str, int] = {}  # asset name -> downloads still to cut off halfway
+        self.stalled_downloads: dict[str, float] = {}  # asset name -> seconds to hang halfway through a download
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path (no query), headers
         self.upload_names: list[str] = []  # the asset name of every upload attempt
         self.lock = threading.RLock()
@@ -110,6 +112,14 @@ class FakeGitHub:
     def preempt_upload(self, name: str, data: bytes) -> None:
         """Another run uploads `data` as `name` just before the next upload of it arrives (which gets a 422)."""
         self.preempted[name] = data
+
+    def cut_download(self, name: str, times: int = 1) -> None:
+        """Downloads of `name` from storage announce the full length, send half, and hang up."""
+        self.cut_downloads[name] = times
+
+    def stall_download(self, name: str, seconds: float) -> None:
+        """Downloads of `name` send half, then wait `seconds` before the rest (a slow or hung connection)."""
+        self.stalled_downloads[name] = seconds
 
     # --- views for assertions -------------------------------------------------------------
 
@@ -330,10 +340,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if asset is None:
             return self.error(404, "Not Found")
         data = asset["_data"]
+        with self.fake.lock:
+            cut = self.fake.cut_downloads.get(asset["name"], 0) > 0
+            if cut:
+                self.fake.cut_downloads[asset["name"]] -= 1
+            stall = self.fake.stalled_downloads.get(asset["name"], 0)
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if cut or stall:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if cut:
+                return self.hang_up()
+            time.sleep(stall)
+            data = data[len(data) // 2:]
         self.wfile.write(data)
 
     def upload(self, path: str, query: dict, auth: bool) -> None:

@@ -22,12 +22,15 @@ from podman_helpers import (chown_tree, in_cgroup2_namespace, podman_info, unpac
                             usrmerged_root)
 from staticbuild.arch import Arch
 from staticbuild.archive import open_tar
-from staticbuild.bundle import BUILDAH_HELPERS, BUNDLES, PODMAN_HELPERS
+from staticbuild import systemd_units
+from staticbuild.bundle import BUILDAH_HELPERS, BUNDLES, FULL_HELPERS
 from staticbuild.checksums import CHECKSUMS
+from staticbuild.fetch import SourceCache
 from staticbuild.package import package
+from staticbuild.source_files import files_under
 
 pytestmark = [pytest.mark.build, pytest.mark.full]
-PODMAN, BUILDAH, SKOPEO = "podman-v6.0.2", "buildah-v1.44.1", "skopeo-v1.19.0"
+PODMAN, BUILDAH, SKOPEO = "podman-v6.0.2", "buildah-v1.45.0", "skopeo-v1.19.0"
 
 
 def package_all(settings, catalog, lock, out: Path) -> Path:
@@ -48,23 +51,63 @@ def names(bundle: Path) -> set[str]:
         return {m.name for m in tar.getmembers() if m.isfile()}
 
 
+def completions(tool: str) -> set[str]:
+    return {f"share/bash-completion/completions/{tool}", f"share/zsh/site-functions/_{tool}",
+            f"share/fish/vendor_completions.d/{tool}.fish"}
+
+
+UNITS = {f"lib/systemd/{u}" for u in systemd_units.unit_files(
+    {f"{f}/{n}": b"" for f in ("system", "user") for n in (*systemd_units.UNITS, *systemd_units.USER_ONLY)})}
+
+
 @pytest.mark.parametrize("arch", list(Arch), ids=lambda a: a.name)
 def test_the_four_bundles_have_the_documented_layout(dist, arch):
     config = {f"etc/containers/{c}" for c in ("containers.conf", "policy.json", "registries.conf", "storage.conf")}
-    helpers = {f"lib/podman/{h}" for h in PODMAN_HELPERS if arch is Arch.amd64 or h != "pasta.avx2"}
+    helpers = {f"lib/podman/{h}" for h in FULL_HELPERS if arch is Arch.amd64 or h != "pasta.avx2"}
     buildah_helpers = {f"lib/podman/{h}" for h in BUILDAH_HELPERS if arch is Arch.amd64 or h != "pasta.avx2"}
+    full = {"bin/podman", "bin/fuse-overlayfs", "bin/fusermount3", *helpers, *config, *completions("podman"), *UNITS}
     expected = {
-        "podman-full": {f"{PODMAN}/{p}" for p in {"bin/podman", "bin/fuse-overlayfs", *helpers, *config}},
-        "podman-minimal": {f"{PODMAN}/{p}" for p in {"bin/podman", *config}},
-        "buildah": {f"{BUILDAH}/{p}" for p in {"bin/buildah", *config, *buildah_helpers}},
+        "podman-full": {f"{PODMAN}/{p}" for p in full},
+        "podman-minimal": {f"{PODMAN}/{p}" for p in {"bin/podman", *config, *completions("podman")}},
+        "buildah": {f"{BUILDAH}/{p}" for p in {"bin/buildah", *config, *buildah_helpers, *completions("buildah")}},
         "skopeo": {f"{SKOPEO}/{p}" for p in {"bin/skopeo", "etc/containers/policy.json",
-                                             "etc/containers/registries.conf"}},
+                                             "etc/containers/registries.conf", *completions("skopeo")}},
     }
     for kind, files in expected.items():
-        assert names(dist / f"{kind}-linux-{arch}.tar.zst") == files, kind
+        inside = names(dist / f"{kind}-linux-{arch}.tar.zst")
+        assert {n for n in inside if "/share/licenses/" not in n} == files, kind
+        licences = {n.split("/share/licenses/")[1].split("/")[0] for n in inside if "/share/licenses/" in n}
+        assert {"musl", "mimalloc", kind.split("-")[0], "go"} <= licences, kind
+        if kind == "podman-full":  # the Rust helpers bring their crates' texts and Rust's standard library's
+            assert {"netavark", "aardvark-dns", "crates", "rust-std", "crun", "glib", "passt"} <= licences
+    with open_tar(dist / f"podman-full-linux-{arch}.tar.zst") as tar:
+        links = {m.name: m.linkname for m in tar.getmembers() if m.issym()}
+    assert links == {f"{PODMAN}/lib/systemd/{name}": target for name, target in systemd_units.GENERATORS.items()}
     listed = {line.split()[1] for line in (dist / CHECKSUMS).read_text().splitlines()}
     assert listed == {f"{k}-linux-{a}.{ext}" for k in expected for a in ("amd64", "arm64") for ext in
                       ("tar.zst", "cdx.json")}
+
+
+def test_both_arches_carry_the_same_completions_and_units(dist):
+    def texts(arch: str) -> dict[str, bytes]:
+        with open_tar(dist / f"podman-full-linux-{arch}.tar.zst") as tar:
+            return {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
+                    if m.isfile() and m.name.split("/")[1] in ("share", "lib")
+                    and "/lib/podman/" not in m.name and "/share/licenses/" not in m.name}
+    amd64 = texts("amd64")
+    assert len(amd64) == 3 + len(UNITS) and amd64 == texts("arm64")
+    assert b"__start_podman" in amd64[f"{PODMAN}/share/bash-completion/completions/podman"]
+
+
+def test_podman_completions_are_upstreams(dist, lock, settings):
+    """Generated in remote mode (no cgroup check), they equal the scripts upstream commits in completions/."""
+    archive, source = SourceCache(settings.cache).get("podman", lock.pin("podman"))
+    upstream = files_under(archive, source.subdir, "completions")
+    with open_tar(dist / "podman-full-linux-amd64.tar.zst") as tar:
+        for ours, theirs in (("bash-completion/completions/podman", "bash/podman"),
+                             ("zsh/site-functions/_podman", "zsh/_podman"),
+                             ("fish/vendor_completions.d/podman.fish", "fish/podman.fish")):
+            assert tar.extractfile(f"{PODMAN}/share/{ours}").read() == upstream[theirs], ours  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("arch", list(Arch), ids=lambda a: a.name)
@@ -73,10 +116,11 @@ def test_every_binary_in_every_bundle_passes_verify(dist, arch):
     proc = run_cli("verify", "--json", *bundles)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = json.loads(proc.stdout)
-    full = 2 + len(PODMAN_HELPERS) - (arch is Arch.arm64)  # podman, fuse-overlayfs, helpers (no pasta.avx2 on arm64)
+    full = 3 + len(FULL_HELPERS) - (arch is Arch.arm64)  # podman, fuse-overlayfs, fusermount3, helpers (no pasta.avx2 on arm64)
     buildah = 1 + len(BUILDAH_HELPERS) - (arch is Arch.arm64)
     assert len(reports) == full + 1 + buildah + 1  # podman-full, podman-minimal, buildah, skopeo
     assert all(r["linkage"] == "static" and r["arch"] == arch.name for r in reports)
+    assert {r["allocator"] for r in reports if r["path"].endswith(("/quadlet", "/fusermount3"))} == {"mimalloc (active)"}
 
 
 def test_packaging_again_gives_identical_bytes(dist, settings, catalog, lock, tmp_path):

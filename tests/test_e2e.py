@@ -19,62 +19,36 @@ import resource
 import shutil
 import socket
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from conftest import REPO, no_emulation
+from conftest import REPO
+from fuse_helpers import DEVICE_FIX
 from oci_helpers import BUSYBOX, write_layout
 from podman_helpers import chown_tree, in_cgroup2_namespace, unprivileged_user, user_env
-from staticbuild.arch import Arch
-from staticbuild.bundle import find_bundle
-from staticbuild.package import package
 
 pytestmark = [pytest.mark.build, pytest.mark.full, pytest.mark.e2e]
 IMAGE = "localhost/busybox:e2e"
-APPLETS = ("sh", "echo", "cat", "sleep", "wget", "httpd", "hostname", "ip", "ls", "id")
 CONTAINER_PACKAGES = ("podman", "buildah", "skopeo", "crun", "runc", "conmon", "netavark", "aardvark-dns",
                       "fuse-overlayfs", "catatonit", "passt", "containers-common", "golang-github-containers-common")
-DEVICE_FIX = """mount -t tmpfs -o dev,mode=755 tmpfs "$DEVDIR"
-mkdir "$DEVDIR/net" && mknod -m 666 "$DEVDIR/fuse" c 10 229 && mknod -m 666 "$DEVDIR/net/tun" c 10 200
-mount --bind "$DEVDIR/fuse" /dev/fuse && mount --bind "$DEVDIR/net/tun" /dev/net/tun"""
 
 
 @pytest.fixture(scope="module")
-def dist(settings, catalog, lock, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    with no_emulation():
-        for tool, variant, arches in (("podman", "full", list(Arch)), ("skopeo", None, list(Arch)),
-                                      ("buildah", None, [Arch.amd64])):
-            for arch in arches:
-                package(settings, catalog, lock, find_bundle(tool, variant), arch, out, console=Console(stderr=True))
-    return out
+def dist(e2e_dist) -> Path:
+    return e2e_dist
 
 
 @pytest.fixture(scope="module")
-def rootfs(tmp_path_factory) -> Path:
-    if not BUSYBOX.exists():
-        pytest.fail("busybox-static is missing: `make setup` installs it")
-    root = tmp_path_factory.mktemp("rootfs")
-    tree = root / "tree"
-    for d in ("bin", "www", "etc", "tmp"):
-        (tree / d).mkdir(parents=True)
-    shutil.copy(BUSYBOX, tree / "bin" / "busybox")
-    for applet in APPLETS:
-        (tree / "bin" / applet).symlink_to("busybox")
-    (tree / "www" / "index.html").write_text("hello-from-httpd\n")
-    with tarfile.open(root / "rootfs.tar", "w") as tar:
-        tar.add(tree, arcname=".")
-    return root / "rootfs.tar"
+def rootfs(e2e_rootfs) -> Path:
+    return e2e_rootfs
 
 
 def readme_install_commands() -> list[str]:
     """The tar commands of the README's Install section, exactly as users read them."""
-    section = (REPO / "README.md").read_text().split("## Install a bundle", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)[1]
-    return [line.split("  #")[0].strip() for line in block.splitlines() if " tar -C " in f" {line}"]
+    section = (REPO / "README.md").read_text().split("## Install a bundle", 1)[1].split("\n## ", 1)[0]
+    lines = [line for block in re.findall(r"```sh\n(.*?)```", section, re.S) for line in block.splitlines()]
+    return [line.split("  #")[0].strip() for line in lines if " tar -C " in f" {line}"]
 
 
 def install_like_the_readme(bundle: Path, usr_local: Path, home: Path) -> None:

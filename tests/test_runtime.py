@@ -1,22 +1,25 @@
-"""The C runtime: crun and fuse-overlayfs (with libseccomp, libcap, argp, libfuse) built and used for real."""
+"""The C runtime: crun, fuse-overlayfs and fusermount3 (with libseccomp, libcap, argp, libfuse) built and used for real."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import build_and_install, run_cli
+from fuse_helpers import assert_setuid_story, mount_as_user
+from podman_helpers import unprivileged_user
 from runtime_helpers import in_cgroup_v1_namespace, make_bundle, need_root_and_busybox
 from staticbuild.arch import Arch
 from staticbuild.engine import Target
 from staticbuild.verify import run_binary
 
 pytestmark = pytest.mark.build
-COMPONENTS = ("crun", "fuse-overlayfs")
+COMPONENTS = ("crun", "fuse-overlayfs", "fuse3")
 ARCHES = [pytest.param(a, id=a.name) for a in Arch]
 
 
@@ -29,13 +32,14 @@ def run(arch: Arch, binary: Path, *args) -> subprocess.CompletedProcess:
     return run_binary(binary, arch, tuple(map(str, args)), {})
 
 
-def test_verify_passes_for_crun_and_fuse_overlayfs_on_both_arches(runtime):
+def test_verify_passes_for_crun_fuse_overlayfs_and_fusermount3_on_both_arches(runtime):
     _, _, out = runtime
     proc = run_cli("verify", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = json.loads(proc.stdout)
     assert sorted((Path(r["path"]).name, r["arch"]) for r in reports) == [
-        ("crun", "amd64"), ("crun", "arm64"), ("fuse-overlayfs", "amd64"), ("fuse-overlayfs", "arm64")]
+        ("crun", "amd64"), ("crun", "arm64"), ("fuse-overlayfs", "amd64"), ("fuse-overlayfs", "arm64"),
+        ("fusermount3", "amd64"), ("fusermount3", "arm64")]
     assert all(r["allocator"] == "mimalloc (active)" for r in reports)
 
 
@@ -95,9 +99,25 @@ def test_fuse_overlayfs_mounts_and_writes_go_to_the_upper_dir(runtime, tmp_path)
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-def test_libfuse_installs_nothing_but_its_library_and_headers(runtime, arch):
+def test_libfuse_installs_its_library_headers_and_helpers_without_privileges(runtime, arch):
+    """Its install hook writes fuse.conf only: no setuid bit, no /dev node, udev rule or init script."""
     engine, results, _ = runtime
     dest = results[Target(engine.catalog.get("fuse3"), arch)].dest
     installed = {p.relative_to(dest).parts[:2] for p in dest.rglob("*") if p.is_file()}
-    assert installed == {("usr", "include"), ("usr", "lib")}
+    assert installed == {("usr", "include"), ("usr", "lib"), ("usr", "bin"), ("usr", "sbin"), ("usr", "share"),
+                         ("etc", "fuse.conf")}  # share: the helpers' man pages
     assert (dest / "usr/lib/libfuse3.a").exists() and not list(dest.rglob("*.so*"))
+    assert (dest / "usr/bin/fusermount3").stat().st_mode & 0o7000 == 0
+
+
+def test_fusermount3_mounts_for_an_unprivileged_user_only_when_setuid(runtime, tmp_path):
+    if os.geteuid() != 0 or not Path("/dev/fuse").exists():
+        pytest.skip("needs root (to add a user and set the setuid bit) and /dev/fuse")
+    _, _, out = runtime
+    with unprivileged_user() as (user, home):
+        bindir = home / "bin"  # copies the user can reach (pytest's folders are root's only); setuid goes on them
+        bindir.mkdir()
+        for name in ("fuse-overlayfs", "fusermount3"):
+            shutil.copy(out / "amd64" / "bin" / name, bindir / name)
+        output = mount_as_user(bindir, user, home, tmp_path)
+    assert_setuid_story(output)

@@ -89,19 +89,69 @@ def test_check_feeds_its_matrix_to_the_build_workflow():
     assert caller["uses"] == "./.github/workflows/build.yml"
     assert caller["strategy"]["matrix"] == "${{ fromJSON(needs.check.outputs.matrix) }}"
     assert caller["if"] == "needs.check.outputs.count != '0'"
-    assert caller["with"] == {"tool": "${{ matrix.tool }}", "version": "${{ matrix.version }}"}
-    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version"}
-    assert build["concurrency"]["group"] == "build-${{ inputs.tool }}-${{ inputs.version }}"
+    assert caller["with"] == {"tool": "${{ matrix.tool }}", "version": "${{ matrix.version }}",
+                              "revision": "${{ matrix.revision || '0' }}"}
+    assert set(build["on"]["workflow_call"]["inputs"]) == {"tool", "version", "revision"}
+    assert build["concurrency"]["group"] == "build-${{ inputs.tool }}-${{ inputs.version }}-r${{ inputs.revision }}"
     assert build["jobs"]["build"]["strategy"]["matrix"]["arch"] == ["amd64", "arm64"]
     assert build["jobs"]["test-arm64"]["runs-on"] == "ubuntu-24.04-arm"
     assert build["jobs"]["release"]["needs"] == ["build", "test-arm64"]
 
 
-def test_every_action_is_pinned_to_a_version():
-    for path in WORKFLOWS.glob("*.yml"):
-        uses = re.findall(r"uses: (\S+)", path.read_text())
-        for ref in uses:
-            assert ref.startswith("./") or re.fullmatch(r"[\w-]+/[\w-]+@v\d+\.\d+\.\d+", ref), ref
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", re.M)
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha():
+    """A tag can be moved to other code; a commit cannot. The tag stays readable in the comment."""
+    refs = [(path.name, m[1], m[2]) for path in WORKFLOWS.glob("*.yml") for m in USES.finditer(path.read_text())]
+    assert len(refs) > 5
+    for name, ref, rest in refs:
+        if ref.startswith("./"):  # a reusable workflow of this repository, at this same commit
+            continue
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{name}: {ref} is not pinned to a 40-hex commit"
+        assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", rest), f"{name}: {ref} lacks its tag in a comment"
+
+
+def test_the_sha_pin_test_rejects_tags_and_short_shas(tmp_path):
+    for bad in ("actions/checkout@v5.0.0", "actions/checkout@08c6903", "actions/checkout@main"):
+        match = USES.search(f"      - uses: {bad}  # v5.0.0\n")
+        assert not re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", match[1])
+
+
+def steps(workflow: dict, job: str) -> list[dict]:
+    return workflow["jobs"][job]["steps"]
+
+
+def test_zstd_is_installed_before_the_cache_is_restored():
+    """actions/cache compresses with zstd only where it finds it: restore and save must both see it."""
+    names = [step.get("uses", step.get("name", "")) for step in steps(load("build.yml"), "build")]
+    setup = names.index("Set up the host")
+    cache = next(i for i, n in enumerate(names) if n.startswith("actions/cache@"))
+    assert setup < cache
+
+
+def test_one_cache_per_tool_and_arch():
+    cache = next(s for s in steps(load("build.yml"), "build") if s.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["key"].startswith("staticbuild-${{ inputs.tool }}-${{ matrix.arch }}-")
+    assert cache["with"]["restore-keys"] == "staticbuild-${{ inputs.tool }}-${{ matrix.arch }}-"
+
+
+def test_artifacts_can_be_uploaded_again_by_a_rerun():
+    upload = next(s for s in steps(load("build.yml"), "build") if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["overwrite"] is True
+
+
+def test_only_what_cannot_run_under_act_is_switched():
+    """The rehearsal (act) switches exactly these steps by act's ACT variable; everything else runs unmodified."""
+    switched = {(job, step.get("uses", step.get("name", "")).split("@")[0], step["if"])
+                for wf in ("build.yml", "check.yml") for job, body in load(wf)["jobs"].items()
+                for step in body.get("steps", []) if "ACT" in str(step.get("if", ""))}
+    assert switched == {
+        ("release", "sigstore/cosign-installer", "${{ !env.ACT }}"),
+        ("release", "Sign (keyless; the certificate names this workflow file)", "${{ !env.ACT }}"),
+        ("release", "Sign with a throw-away key pair (rehearsal under act, which has no OIDC token)", "${{ env.ACT }}"),
+        ("release", "actions/attest-build-provenance", "${{ !env.ACT }}"),
+    }
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile():

@@ -1,6 +1,6 @@
 """Reproducible .tar.zst archives: same inputs, same bytes, on any machine.
 
-File entries are sorted, owned by root:root, with fixed modes and one mtime (SOURCE_DATE_EPOCH);
+File entries (and relative symlinks) are sorted, owned by root:root, with fixed modes and one mtime (SOURCE_DATE_EPOCH);
 zstd runs multithreaded, whose output does not depend on the number of worker threads.
 """
 
@@ -27,8 +27,17 @@ class Entry:
     """One file of an archive: where it goes, where its bytes come from, and its mode."""
 
     name: str  # path inside the archive, e.g. podman-v6.0.2/bin/podman
-    source: Path | bytes
+    source: Path | bytes  # for a symlink: its target, relative to the link's folder
     mode: int = REGULAR
+    symlink: bool = False  # a relative link (e.g. systemd's generator links); unlike a directory entry it replaces nothing
+
+
+def symlink(name: str, target: str) -> Entry:
+    """A link to another file of the same archive; an absolute or escaping target would depend on the prefix."""
+    depth = name.count("/") - 1
+    if target.startswith("/") or target.count("../") > depth:
+        raise ValueError(f"link {name} -> {target} leaves the archive")
+    return Entry(name, target.encode(), 0o777, symlink=True)
 
 
 def tar_info(name: str, epoch: int, mode: int, size: int) -> tarfile.TarInfo:
@@ -49,7 +58,11 @@ def write_tar(entries: Sequence[Entry], epoch: int, fileobj: io.RawIOBase | io.B
         raise ValueError("an archive entry is listed twice")
     with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.GNU_FORMAT) as tar:
         for entry in sorted(entries, key=lambda e: e.name):
-            if isinstance(entry.source, bytes):
+            if entry.symlink:
+                info = tar_info(entry.name, epoch, entry.mode, 0)
+                info.type, info.linkname = tarfile.SYMTYPE, bytes(entry.source).decode()  # type: ignore[arg-type]
+                tar.addfile(info)
+            elif isinstance(entry.source, bytes):
                 tar.addfile(tar_info(entry.name, epoch, entry.mode, len(entry.source)), io.BytesIO(entry.source))
             else:
                 with entry.source.open("rb") as fh:

@@ -11,12 +11,13 @@ from .fetch import sha256_of
 
 CHECKSUMS = "checksums.txt"
 ARTIFACT_SUFFIXES = (".tar.zst", ".cdx.json")
+INSTALLER = "install.sh"  # the repository's installer, attached to every release: checked and signed like a bundle
 LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S+)$")
 
 
 def artifacts(folder: Path) -> list[Path]:
-    """Bundles and SBOMs, sorted by name (signatures and checksums.txt are not artifacts of their own)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(ARTIFACT_SUFFIXES))
+    """Bundles, SBOMs and install.sh, sorted by name (signatures and checksums.txt are not artifacts of their own)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and (p.name.endswith(ARTIFACT_SUFFIXES) or p.name == INSTALLER))
 
 
 def write_checksums(folder: Path) -> Path:

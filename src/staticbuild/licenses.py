@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
-import tarfile
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +23,7 @@ from .context import Result
 from .errors import StaticbuildError
 from .fetch import SourceCache
 from .sbom import crates, go_modules
+from .source_files import tree
 from .toolchain import RUSTC, require
 
 # File names that hold licence texts, at the top of a source tree or in its LICENSES/ folder (REUSE).
@@ -48,24 +48,26 @@ def is_license_file(relative: PurePosixPath) -> bool:
 
 def archive_texts(archive: Path, subdir: str = "") -> list[tuple[str, bytes]]:
     """Licence files at the top of the source tree in a tarball or zip (its single top folder, or subdir)."""
-    def relative(name: str) -> PurePosixPath | None:
-        parts = PurePosixPath(name).parts[1:]  # below the top folder
-        root = PurePosixPath(subdir).parts if subdir else ()
-        return PurePosixPath(*parts[len(root):]) if parts[:len(root)] == root and len(parts) > len(root) else None
-    found = []
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                rel = relative(info.filename)
-                if rel and not info.is_dir() and is_license_file(rel):
-                    found.append((str(rel).replace("LICENSES/", "LICENSES-"), zf.read(info)))
-    else:
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                rel = relative(member.name)
-                if rel and member.isfile() and is_license_file(rel):
-                    found.append((str(rel).replace("LICENSES/", "LICENSES-"), tar.extractfile(member).read()))
-    return sorted(found)
+    return sorted((name.replace("LICENSES/", "LICENSES-"), data) for name, data in tree(archive, subdir).items()
+                  if is_license_file(PurePosixPath(name)))
+
+
+def remembered_texts(memo: Path, key: str, read: Callable[[], list[tuple[str, bytes]]]) -> list[tuple[str, bytes]]:
+    """`read()` once per immutable archive (a pinned digest, a crate version): scanning a large tarball
+    for its licence files takes longer than packaging the bundle. Kept in `memo/<key>/`."""
+    folder = memo / key
+    if (folder / ".complete").exists():
+        return sorted((p.name, p.read_bytes()) for p in folder.iterdir() if p.name != ".complete")
+    texts = read()
+    tmp = memo / f".tmp-{key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, data in texts:
+        (tmp / name).write_bytes(data)
+    (tmp / ".complete").touch()
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return texts
 
 
 def folder_texts(folder: Path) -> list[tuple[str, bytes]]:
@@ -75,12 +77,14 @@ def folder_texts(folder: Path) -> list[tuple[str, bytes]]:
                   LICENSE_FILE.fullmatch(p.name))
 
 
-def component_notices(results: dict[str, Result], sources: SourceCache) -> Iterator[Notice]:
+def component_notices(results: dict[str, Result], sources: SourceCache, memo: Path) -> Iterator[Notice]:
     for name, result in sorted(results.items()):
         source = result.manifest.get("source")
         if not source:
             continue  # assembled from other components (the toolchain): their texts are there
-        texts = archive_texts(sources.path(source["sha256"]), source.get("subdir", ""))
+        subdir = source.get("subdir", "")
+        texts = remembered_texts(memo, f"{source['sha256']}-{subdir.replace('/', '_')}",
+                                 lambda: archive_texts(sources.path(source["sha256"]), subdir))
         if not texts:
             raise StaticbuildError(f"no licence text in {name}'s source ({result.manifest['version']}): "
                                    "add its file name to licenses.LICENSE_FILE")
@@ -102,7 +106,7 @@ def go_notices(modules: list[tuple[str, str]], module_cache: Path) -> Iterator[N
             yield Notice(f"go:{module}@{version}", f"go/{module}@{version}", tuple(texts))
 
 
-def crate_notices(crates: list[tuple[str, str]], registry_cache: Path) -> Iterator[Notice]:
+def crate_notices(crates: list[tuple[str, str]], registry_cache: Path, memo: Path) -> Iterator[Notice]:
     """Rust's standard library and the crates compiled for the target: their .crate files are in cargo's
     cache (Cargo.lock also lists other platforms' crates, which were never downloaded nor linked)."""
     version = subprocess.run([require(RUSTC), "--version"], capture_output=True, text=True).stdout.split()[1]
@@ -113,7 +117,7 @@ def crate_notices(crates: list[tuple[str, str]], registry_cache: Path) -> Iterat
     yield Notice("rust:std", "rust-std", tuple(std))
     for name, version in sorted(set(crates)):
         hits = sorted(registry_cache.glob(f"*/{name}-{version}.crate"))
-        texts = archive_texts(hits[0]) if hits else []
+        texts = remembered_texts(memo, f"crate-{name}-{version}", lambda: archive_texts(hits[0])) if hits else []
         if texts:
             yield Notice(f"crate:{name}@{version}", f"crates/{name}-{version}", tuple(texts))
 
@@ -121,7 +125,8 @@ def crate_notices(crates: list[tuple[str, str]], registry_cache: Path) -> Iterat
 def collect(results: dict[str, Result], files: list[Entry], catalog: Catalog, sources: SourceCache,
             shared: Path) -> list[Notice]:
     """Every licence notice a bundle of these files needs (`results`: the whole closure)."""
-    notices = list(component_notices(results, sources))
+    memo = shared.parent / "licenses"
+    notices = list(component_notices(results, sources, memo))
     modules = [(m, v) for e in files if isinstance(e.source, Path) and e.mode == EXECUTABLE
                for m, v, _sum in go_modules(e.source)]
     if modules:
@@ -130,7 +135,7 @@ def collect(results: dict[str, Result], files: list[Entry], catalog: Catalog, so
     if rust:
         crate_list = [(c, v) for n in rust for c, v, _sum in crates(sources.path(results[n].manifest["source"]["sha256"]), n)]
         cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
-        notices += crate_notices(crate_list, cargo_home / "registry" / "cache")
+        notices += crate_notices(crate_list, cargo_home / "registry" / "cache", memo)
     return notices
 
 

@@ -46,11 +46,15 @@ def package(settings: Settings, catalog: Catalog, lock: Lock, spec: bundle.Bundl
     unmet = unmet_needs(catalog, {n: lock.pin(n).version for n in names if catalog.get(n).upstream})
     if unmet:  # e.g. podman 6 with a netavark 3 in the lock: never shipped together
         raise StaticbuildError(f"{spec.name}: {'; '.join(u.message for u in unmet)}")
-    planned = engine.build(names, [arch]) if build_missing else engine.cached(names, [arch])
-    results = {target.recipe.name: result for target, result in planned.items()}  # the whole closure
+    # Completions come from the amd64 build of the tool (run natively), for the arm64 bundle too.
+    wanted = [(names, arch), *([([spec.tool], Arch.amd64)] if spec.completions and arch is not Arch.amd64 else [])]
+    found = [engine.build(n, [a]) if build_missing else engine.cached(n, [a]) for n, a in wanted]
+    results = {target.recipe.name: result for target, result in found[0].items()}  # the whole closure
+    amd64 = {target.recipe.name: result for target, result in found[-1].items()}
     started = time.monotonic()
     files = bundle.entries(spec, arch.name, results, catalog)
     sources = SourceCache(settings.cache)
+    files += bundle.generated(spec, results, amd64, lock, sources)
     notices = licenses.collect(results, files, catalog, sources, settings.cache / "shared")
     files += licenses.entries(bundle.top_folder(spec, results[spec.tool].manifest["version"]), notices)
     tool = results[spec.tool].manifest

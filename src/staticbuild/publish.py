@@ -37,7 +37,7 @@ from .github import GitHub
 from .mirrors import SOURCES_ASSET, sources_marker
 from .upstream import release_key, release_tag, version_key
 
-PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json")
+PATTERNS = ("*.tar.zst", "checksums.txt", "*.sigstore.json", "*.cdx.json", "install.sh")
 LATEST_TOOL = "podman"
 # Keyless signatures carry the identity of the workflow file that signed: for a reusable
 # workflow that is the called file (job_workflow_ref), not the caller's.
@@ -66,7 +66,7 @@ def file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def collect_assets(directory: Path) -> list[Asset]:
-    """The release's files: bundles, checksums.txt, signatures and SBOMs (nothing else in DIR is uploaded)."""
+    """The release's files: bundles, checksums.txt, signatures, SBOMs and install.sh (nothing else in DIR is uploaded)."""
     if not directory.is_dir():
         raise StaticbuildError(f"{directory} is not a directory")
     paths = sorted({p for pattern in PATTERNS for p in directory.glob(pattern) if p.is_file()})

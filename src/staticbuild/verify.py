@@ -202,7 +202,8 @@ def expand(paths: list[Path]) -> Iterator[list[Path]]:
                         safe_extractall(tar, dest)
                 except UNREADABLE as exc:
                     raise StaticbuildError(f"{path}: not a readable archive ({one_line(exc)})") from None
-                found += sorted(p for p in dest.rglob("*") if p.is_file() and is_elf(p))
+                # a symlink (systemd's generator links) is its target's second name, not another binary
+                found += sorted(p for p in dest.rglob("*") if p.is_file() and not p.is_symlink() and is_elf(p))
             elif path.exists():
                 found.append(path)
             else:

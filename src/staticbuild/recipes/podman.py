@@ -23,16 +23,20 @@ recipe = Recipe(
     ),
     builder=Go(
         packages=(("./cmd/podman", "usr/bin/podman"),
-                  ("./cmd/rootlessport", "usr/libexec/podman/rootlessport")),  # rootless port forwarding
+                  ("./cmd/rootlessport", "usr/libexec/podman/rootlessport"),  # rootless port forwarding
+                  ("./cmd/quadlet", "usr/libexec/podman/quadlet")),  # the systemd generator for .container etc.
         tags=TAGS,
         ldflags=(f"-X {LIBPOD}/define.buildInfo={{epoch}}",),  # `podman version` shows the release date
         # Relocatable bundles: config from <prefix>/etc/containers, helpers from <prefix>/lib/podman.
         dep_patches=(DepPatch("go.podman.io/storage", "storage-bundle-config.patch"),
                      DepPatch("go.podman.io/common", "common-bundled-helpers.patch")),
     ),
+    # quadlet's units run the podman beside it in the bundle, not the link-time /usr/bin/podman.
+    patches=("podman-quadlet-bundled-podman.patch",),
     depends=("libseccomp",),
-    binaries=("usr/bin/podman", "usr/libexec/podman/rootlessport"),
-    smoke={"podman": Smoke(("--version",), "podman version {version}")},
+    binaries=("usr/bin/podman", "usr/libexec/podman/rootlessport", "usr/libexec/podman/quadlet"),
+    smoke={"podman": Smoke(("--version",), "podman version {version}"),
+           "quadlet": Smoke(("-version",), "{version}")},
     # podman 6 talks to netavark and aardvark-dns 2.x only (and needs cgroup v2 on the host).
     needs=(Needs("6", (("netavark", "2", "3"), ("aardvark-dns", "2", "3"))),),
 )

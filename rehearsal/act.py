@@ -1,0 +1,157 @@
+"""act (nektos/act) running the real workflow files against the bundle's podman service.
+
+Everything act is told, and why:
+* `-P LABEL=IMAGE` for both runner labels, `--pull=false`: the images are made here (images.py);
+* `--container-daemon-socket -`: no job needs a Docker socket inside its container;
+* `--container-options --privileged` for runner-label jobs (not `container:` jobs, which bring
+  their own options): GitHub's runners are whole VMs with root through sudo, and test-arm64
+  runs podman itself;
+* `--local-repository` for every pinned action (actions.py);
+* act's artifact server (`--artifact-server-path`, new for each run, as GitHub's artifacts
+  belong to one run) and cache server (`--cache-server-path`, kept, as a repository's caches are);
+* GITHUB_API_URL, GITHUB_REPOSITORY and the GITHUB_TOKEN secret pointing at the local GitHub;
+* its own HOME and XDG folders, so no ~/.actrc or cache of the machine's user changes the run;
+* `--reuse`: act gives itself one minute to stop and remove a job's container, and fails the
+  whole run past it; the build job's container holds gigabytes (the toolchain packages, the
+  staticbuild cache), whose removal takes longer on a busy 2-core machine. So act leaves its
+  containers and volumes, and the rehearsal removes all of them after every run
+  (`remove_leftovers`): each run still starts from fresh containers, as on GitHub.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .common import RehearsalError, say
+from .github import TOKEN
+from .images import PLATFORMS
+
+JOB_RESULT = re.compile(r"^\[(?P<job>[^\]]+)\]\s+🏁\s+Job (?P<result>succeeded|failed)")
+PROGRESS = re.compile(r"(🏁|❌|⭐ Run Main|Success - Main|Failure - Main)")
+
+
+@dataclass
+class RunResult:
+    name: str
+    returncode: int
+    log: Path
+    jobs: dict[str, str] = field(default_factory=dict)  # act's job name -> succeeded / failed
+    seconds: float = 0.0
+
+    def job(self, suffix: str) -> str | None:
+        """The result of the one job whose act name ends with `suffix` (e.g. "/release"), if it ran."""
+        found = [r for j, r in self.jobs.items() if j.endswith(suffix)]
+        return found[0] if len(found) == 1 else ("ambiguous" if found else None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Act:
+    binary: Path
+    docker_host: str
+    work: Path
+    local_repositories: list[str]
+    api_url: str
+    podman_remote: Path  # the bundle's podman, as a client of the service (`podman --url`)
+
+    def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str]) -> list[str]:
+        platforms = [f"-P={label}={image}" for label, image in PLATFORMS.items()]
+        return [str(self.binary), "workflow_dispatch", "-W", ".github/workflows/check.yml", "-C", str(clone),
+                *(f"--input={k}={v}" for k, v in inputs.items()), *platforms, "--pull=false",
+                "--container-daemon-socket=-", "--container-options=--privileged", "--reuse",
+                f"--artifact-server-path={run_dir / 'artifacts'}", "--artifact-server-addr=127.0.0.1",
+                f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
+                "--cache-server-addr=127.0.0.1", f"--action-cache-path={self.work / 'act-actions'}",
+                *self.local_repositories, f"--secret=GITHUB_TOKEN={TOKEN}", f"--env=GITHUB_API_URL={self.api_url}",
+                f"--env=GITHUB_REPOSITORY={repo}", f"--env=GITHUB_RUN_ID={run_id}", "--defaultbranch=main",
+                "--env-file=/dev/null", "--secret-file=/dev/null", "--var-file=/dev/null", "--input-file=/dev/null"]
+
+    def env(self) -> dict[str, str]:
+        home = self.work / "act-home"
+        home.mkdir(parents=True, exist_ok=True)
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_HOST": self.docker_host,
+                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"), "LANG": "C.UTF-8"}
+
+    def start(self, name: str, clone: Path, repo: str, run_id: int, inputs: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+        run_dir = self.work / "runs" / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log = run_dir / "act.log"
+        say(f"{name}: act workflow_dispatch check.yml ({', '.join(f'{k}={v}' for k, v in inputs.items())}) "
+            f"for {repo}; log {log}")
+        out = log.open("w")
+        proc = subprocess.Popen(self.argv(clone, run_dir, repo, run_id, inputs), stdout=out, stderr=subprocess.STDOUT,
+                                env=self.env(), cwd=clone, start_new_session=True)
+        out.close()
+        return proc, log
+
+    def wait(self, name: str, proc: subprocess.Popen, log: Path, started: float, timeout: float) -> RunResult:
+        seen = 0
+        while proc.poll() is None:
+            seen = echo_progress(log, seen)
+            if time.monotonic() - started > timeout:
+                interrupt(proc)
+                raise RehearsalError(f"{name}: act did not finish within {timeout / 60:.0f} min (log: {log})")
+            time.sleep(2)
+        echo_progress(log, seen)
+        return RunResult(name, proc.returncode, log, job_results(log), time.monotonic() - started)
+
+    def run(self, name: str, clone: Path, repo: str, run_id: int, inputs: dict[str, str],
+            timeout: float = 3 * 3600) -> RunResult:
+        started = time.monotonic()
+        proc, log = self.start(name, clone, repo, run_id, inputs)
+        try:
+            return self.wait(name, proc, log, started, timeout)
+        finally:
+            self.remove_leftovers()
+
+    def remove_leftovers(self) -> None:
+        """Every container and volume act left (see --reuse above), but the tool cache; through the API."""
+        podman = [str(self.podman_remote), "--url", self.docker_host]
+        # All at once first: rm works through them one by one, and a cut-off run's jobs must stop now.
+        subprocess.run([*podman, "kill", "-a"], capture_output=True, timeout=120)
+        subprocess.run([*podman, "rm", "-af", "-t", "0"], capture_output=True, timeout=1800)
+        volumes = subprocess.run([*podman, "volume", "ls", "-q"], capture_output=True, text=True, timeout=120)
+        stale = [v for v in volumes.stdout.split() if v != "act-toolcache"]
+        if stale:
+            subprocess.run([*podman, "volume", "rm", "-f", *stale], capture_output=True, timeout=600)
+
+
+def echo_progress(log: Path, seen: int) -> int:
+    """Print act's job results and step outcomes as they appear (the full log stays in the file)."""
+    lines = log.read_text(errors="replace").splitlines()
+    for line in lines[seen:]:
+        if PROGRESS.search(line):
+            print("    " + line.strip()[:160], flush=True)
+    return len(lines)
+
+
+def job_results(log: Path) -> dict[str, str]:
+    results = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if m := JOB_RESULT.match(line.strip()):
+            results[m["job"].strip()] = m["result"]  # act pads names to align its columns
+    return results
+
+
+def interrupt(proc: subprocess.Popen, grace: float = 30) -> None:
+    """Stop act as a cancelled run stops: SIGINT (act cancels its jobs), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
