@@ -218,3 +218,28 @@ def test_a_failing_setup_suite_is_a_note_and_every_test_of_the_file_fails_unrun(
     assert [(c.name, c.status) for c in unit.cases] == [("x.bats :: one", "fail"), ("x.bats :: two", "fail")]
     assert "setup_suite failed" in unit.note and "preparing" in unit.note
     assert "setup_suite" not in " ".join(c.name for c in unit.cases)
+
+
+def test_the_gate_is_recorded_for_the_page_and_what_did_not_run_is_listed(tmp_path, monkeypatch):
+    from upstream_tests import gate, runner
+
+    static = make_run("static", {"a": "pass", "b": "fail", "s": "skip"})
+
+    class FakeSuite:
+        name, component, gate, smoke = "podman", "podman", ("f.bats",), ()
+        known = {}
+
+    monkeypatch.setattr(gate, "all_suites", lambda: {"podman": FakeSuite()})
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: {"static": static})
+    monkeypatch.setattr(gate, "compare", lambda settings, suite, st, failing: make_run("dynamic", {"b": "fail"}))
+    monkeypatch.setattr(runner, "retry_candidates", lambda *a, **k: None)
+    settings = settings_for(tmp_path)
+    gate.run(settings, "podman", ["podman"], tmp_path / "dist" / "gate.json")
+    assert results.gate_records(settings.results)[0]["totals"]["failed_environment"] == 1
+    results.save(settings.results, "amd64", "crun", {"static": make_run("static", {"a": "pass"})})
+    text = report.render(settings)
+    gate_part = text.split("## The release gate, as it last ran here")[1].split("\n## ")[0]
+    assert "| podman 6.0.2 | amd64 | podman 6.0.2 | f | 3 | 1 | 1 | 0 | 1 | 10 s |" in gate_part
+    not_run = text.split("## Not run")[1].split("\n## ")[0]
+    assert "* crun (amd64, dynamic): not run" in not_run and "* buildah (amd64): not run" in not_run
+    assert "* podman (arm64, smoke subset): not run" in not_run

@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import runner
+from . import results, runner
 from .dynamic import host_arch
 from .classify import ENVIRONMENT, OURS, UNCLASSIFIED, classify
 from .common import Settings, UpstreamTestError, say
@@ -80,11 +80,16 @@ def run(settings: Settings, tool: str, names: list[str] | None, out: Path) -> di
     result = {"schema": SCHEMA, "tool": tool, "version": pinned_version(settings, tool), "arch": settings.arch,
               "finished": now(), "wall": round(time.monotonic() - started, 1), "suites": suites_out,
               "totals": totals, "summary": summary_line(totals)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
+    for file in (out, results.gate_path(settings.results, tool, settings.arch)):
+        write_json(file, result)
     return result
+
+
+def write_json(file: Path, data: dict) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, file)
 
 
 def compare(settings: Settings, suite, static: Run, failing: list[str]) -> Run:

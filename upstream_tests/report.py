@@ -79,6 +79,8 @@ def render(settings: Settings) -> str:
         out += ["## arm64 smoke subset (static bundle under qemu-user)", "",
                 "No dynamic arm64 builds exist here, so nothing is classed: a failure is listed with its output.",
                 "", *table(arm64, dynamic=False), ""]
+    out += gate_section(results.gate_records(settings.results))
+    out += not_run_section(settings)
     out += ours_section(amd64 + arm64)
     out += ["## The test images: differences from upstream's", "",
             *(f"* {d}" for d in images.DIFFERENCES), ""]
@@ -95,6 +97,69 @@ def run_meta(results_dir: Path, arch: str) -> list[str]:
             for binary, said in sorted(run.binaries.items()):
                 lines.append(f"{name}, {flavor}: `{binary}`: {said.split(' (/')[0]}")
     return list(dict.fromkeys(lines))
+
+
+def gate_section(records: list[dict]) -> list[str]:
+    """The release gate as it last ran here (`python -m upstream_tests gate`): per tool, arch and suite."""
+    if not records:
+        return []
+    out = ["## The release gate, as it last ran here", "",
+           "Static bundle first; only the tests that failed ran again with the dynamic build. Wall time: the "
+           "whole gate command (unpacking, the suites, any dynamic build it needed); per suite: the static run.", "",
+           "| tool | arch | suite | units | tests | passed | failed: environment | failed: ours | skipped | wall time |",
+           "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for g in records:
+        for e in g["suites"]:
+            units = ", ".join(u.removesuffix(".bats").removesuffix(".py") for u in e.get("units", []))
+            if e["suite"] == "crun" and len(e.get("units", [])) > 6:
+                units = f"all {len(e['units'])}"
+            out.append(f"| {g['tool']} {g['version']} | {g['arch']} | {e['suite']} {e['version']} | {units} | "
+                       f"{e['tests']} | {e['passed']} | {e['failed_environment']} | {e['failed_ours']} | "
+                       f"{e['skipped']} | {duration(e.get('wall_static'))} |")
+        t = g["totals"]
+        out.append(f"| **{g['tool']} {g['version']}** | **{g['arch']}** | **gate** ({g['finished']}) | | {t['tests']} | "
+                   f"{t['passed']} | {t['failed_environment']} | {t['failed_ours']} | {t['skipped']} | "
+                   f"**{duration(g['wall'])}** |")
+    explained = [(g["arch"], name, why) for g in records for e in g["suites"]
+                 for name, why in e.get("explained_tests", {}).items()]
+    ours = [(g["arch"], name) for g in records for e in g["suites"] for name in e.get("ours_tests", [])]
+    out.append("")
+    if ours:
+        out += ["Failures of ours the gate recorded (they stop `staticbuild release --gate`):", "",
+                *(f"* {arch}: `{name}`" for arch, name in ours), ""]
+    if explained:
+        out += ["Explained failures the gate reported without counting them:", "",
+                *(f"* {arch}: `{name}`" for arch, name, _ in explained), ""]
+    return out
+
+
+def not_run_section(settings: Settings) -> list[str]:
+    """Every suite, flavor and unit without a finished result here: what the tables above do not cover."""
+    lines = []
+    for arch in ("amd64", "arm64"):
+        for name, suite in all_suites().items():
+            runs = results.load(settings.results, arch, name)
+            if arch == "arm64":
+                if not suite.smoke:
+                    continue
+                wanted = ("static",)
+            else:
+                wanted = ("static", "dynamic")
+            if not runs:
+                lines.append(f"* {name} ({arch}{', smoke subset' if arch == 'arm64' else ''}): not run")
+                continue
+            for flavor in wanted:
+                run = runs.get(flavor)
+                if run is None:
+                    lines.append(f"* {name} ({arch}, {flavor}): not run")
+                elif not run.complete:
+                    missing = [u for u in run.planned if u not in run.units]
+                    lines.append(f"* {name} ({arch}, {flavor}): {len(run.units)} of {len(run.planned)} units ran; "
+                                 f"not run: {', '.join(missing)}")
+    if not lines:
+        return []
+    return ["## Not run", "", "What the results table does not cover: these suites, flavors or units have no "
+            "recorded result (`make upstream-tests SUITE=...` resumes them).", "", *lines, ""]
 
 
 def ours_section(rows: list[Summary]) -> list[str]:

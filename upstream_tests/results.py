@@ -64,6 +64,22 @@ class Run:
         return {c.name: c for u in self.units.values() for c in u.cases}
 
 
+def gate_path(results: Path, tool: str, arch: str) -> Path:
+    """The release gate's last result here (gate.py writes it beside its --out file): the source of
+    docs/UPSTREAM-TESTS.md's gate section."""
+    return results / "gate" / f"{tool}-{arch}.json"
+
+
+def gate_records(results: Path) -> list[dict]:
+    found = []
+    for file in sorted((results / "gate").glob("*.json")):
+        try:
+            found.append(json.loads(file.read_text()))
+        except ValueError as exc:
+            raise UpstreamTestError(f"{file}: not a gate result ({exc}); delete it or run the gate again") from None
+    return found
+
+
 def path(results: Path, arch: str, suite: str) -> Path:
     return results / arch / f"{suite}.json"
 
