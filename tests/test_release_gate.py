@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO as CHECKOUT
 from conftest import run_cli
 from test_release import REPO, TAG, fake, make_dist, no_real_github, use_fake  # noqa: F401 (fixtures)
 
@@ -87,3 +88,38 @@ def test_failures_counted_without_names_still_stop_the_release(fake, tmp_path, m
     path.write_text(json.dumps(gate))
     proc = release(make_dist(tmp_path), path)
     assert proc.returncode == 1 and "recorded 2 failure(s) of ours" in proc.stderr
+
+
+def test_the_file_the_gate_writes_is_the_file_release_reads(fake, tmp_path, monkeypatch):
+    """upstream_tests/gate.py's writer against publish.read_gates (suites replaced by recorded runs)."""
+    import sys
+
+    sys.path.insert(0, str(CHECKOUT))  # upstream_tests/ is a top-level package beside src/
+    from upstream_tests import gate, runner
+    from upstream_tests.common import Settings
+    from upstream_tests.results import Case, Run, Unit
+
+    def run_of(statuses: dict[str, str]) -> Run:
+        cases = [Case(f"f.bats :: {n}", s, output="boom" if s == "fail" else "") for n, s in statuses.items()]
+        return Run("podman", "6.0.2", "static", "amd64", units={"f.bats": Unit("f.bats", 5.0, cases)},
+                   planned=["f.bats"])
+
+    class Suite:
+        name, component, gate, smoke, known = "podman", "podman", ("f.bats",), (), {}
+
+    settings = Settings(work=tmp_path / "work", cache=tmp_path / "cache", lock=CHECKOUT / "staticbuild.lock",
+                        arch="amd64", results=tmp_path / "results")
+    monkeypatch.setattr(gate, "all_suites", lambda: {"podman": Suite()})
+    monkeypatch.setattr(runner, "retry_candidates", lambda *a, **k: None)
+    use_fake(monkeypatch, fake)
+    for name, dynamic_status, expected in (("env", "fail", 0), ("ours", "pass", 1)):
+        static = run_of({"a": "pass", "b": "fail"})
+        monkeypatch.setattr(runner, "run_suite", lambda *a, static=static, **k: {"static": static})
+        dynamic = Run("podman", "6.0.2", "dynamic", "amd64", planned=["f.bats"],
+                      units={"f.bats": Unit("f.bats", 1.0, [Case("f.bats :: b", dynamic_status)])})
+        monkeypatch.setattr(gate, "compare", lambda *a, dynamic=dynamic, **k: dynamic)
+        out = tmp_path / f"{name}.json"
+        gate.run(settings, "podman", ["podman"], out)
+        proc = release(make_dist(tmp_path, seed=expected + 3), out)
+        assert proc.returncode == expected, proc.stderr
+    assert "podman: f.bats :: b; not publishing podman 6.0.2" in proc.stderr
