@@ -243,3 +243,12 @@ def test_the_gate_is_recorded_for_the_page_and_what_did_not_run_is_listed(tmp_pa
     not_run = text.split("## Not run")[1].split("\n## ")[0]
     assert "* crun (amd64, dynamic): not run" in not_run and "* buildah (amd64): not run" in not_run
     assert "* podman (arm64, smoke subset): not run" in not_run
+
+
+def test_crun_result_glued_to_a_test_s_unterminated_stderr():
+    # crun 1.21's test_mounts.py :: mount-idmapped-mounts-symlink writes "start" without a newline
+    parsed = tap.parse("1..2\nstartok 1 - mount-idmapped-mounts-symlink\nboomnot ok 2 - other\n", diag_before=True)
+    assert [(c.description, c.status) for c in parsed.cases] == [("mount-idmapped-mounts-symlink", "pass"),
+                                                                  ("other", "fail")]
+    assert parsed.cases[1].output == "boom" and not parsed.truncated
+    assert tap.parse("1..1\nthe words ok 7 - are not a result\n", diag_before=True).cases == []

@@ -11,6 +11,9 @@ TEST_LINE = re.compile(r"^(?P<ok>ok|not ok) (?P<num>\d+)(?: -)? ?(?P<desc>.*?)\s
 # bats: "ok 3 name # skip (reason)" or "# skip reason"; crun: "ok 3 - name #SKIP"
 SKIP = re.compile(r"^(?P<desc>.*?)\s*#\s*skip\b\s*(?:\((?P<paren>.*)\)|(?P<plain>.*))$", re.IGNORECASE)
 PLAN = re.compile(r"^1\.\.(?P<count>\d+)")
+# crun's tests_utils.py prints "ok N - name" after the test's own stderr, which may lack its last
+# newline (test_mounts.py's idmapped-mounts-symlink writes "start"): "startok 1 - name"
+GLUED = re.compile(r"(?P<ok>not ok|ok) (?P<num>\d+) - (?P<desc>.*?)\s*$")
 
 
 @dataclass
@@ -57,6 +60,11 @@ def parse(text: str, prefix_strip: str = "", diag_before: bool = False) -> TapRe
         if line.startswith("Bail out!"):
             bailed = True
             continue
+        if diag_before and not TEST_LINE.match(line):
+            glued = [g for g in GLUED.finditer(line) if int(g["num"]) == len(cases) + 1 and g.start() > 0]
+            if glued:
+                diag.append(line[:glued[-1].start()])
+                line = line[glued[-1].start():]
         if m := TEST_LINE.match(line):
             close()
             desc, status, reason = m["desc"], "pass" if m["ok"] == "ok" else "fail", ""
