@@ -41,8 +41,12 @@ def suite_names(value: str | None) -> list[str]:
               help="arm64 runs the static bundle's smoke subset under qemu-user.")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=RESULTS, show_default=True,
               help="Where the result files are kept.")
+@click.option("--bundles", "bundles_dir", type=click.Path(path_type=Path, file_okay=False), envvar="UPSTREAM_BUNDLES",
+              default=None, help="Test the release bundles in this folder (e.g. the build's dist/) as they are; a "
+                                 "bundle it lacks is packaged from the cache.")
 @click.pass_context
-def main(ctx: click.Context, work: Path, cache: Path, lock_path: Path, arch: str, results_dir: Path) -> None:
+def main(ctx: click.Context, work: Path, cache: Path, lock_path: Path, arch: str, results_dir: Path,
+         bundles_dir: Path | None) -> None:
     """Upstream's own test suites against the static bundles, every failure classed."""
     if os.geteuid() != 0:
         raise UpstreamTestError("run as root: the suites create namespaces, mounts and users")
@@ -50,7 +54,7 @@ def main(ctx: click.Context, work: Path, cache: Path, lock_path: Path, arch: str
         raise UpstreamTestError(f"lock file not found: {lock_path}")
     work.mkdir(parents=True, exist_ok=True)
     ctx.obj = Settings(work=work.resolve(), cache=cache.resolve(), lock=lock_path.resolve(), arch=arch,
-                       results=results_dir.resolve())
+                       results=results_dir.resolve(), bundles=bundles_dir.resolve() if bundles_dir else None)
 
 
 @main.command("list")

@@ -30,6 +30,7 @@ class Settings:
     arch: str  # amd64, or arm64 (the smoke subset under qemu-user)
     results: Path  # folder of <arch>/<suite>.json result files
     jobs: int = os.cpu_count() or 2
+    bundles: Path | None = None  # a folder of release bundles to test as they are (else packaged from the cache)
 
     def dir(self, *parts: str) -> Path:
         path = self.work.joinpath(*parts)
