@@ -242,7 +242,8 @@ def test_the_gate_is_recorded_for_the_page_and_what_did_not_run_is_listed(tmp_pa
     assert "| podman 6.0.2 | amd64 | podman 6.0.2 | f | 3 | 1 | 1 | 0 | 1 | 10 s |" in gate_part
     not_run = text.split("## Not run")[1].split("\n## ")[0]
     assert "* crun (amd64, dynamic): not run" in not_run and "* buildah (amd64): not run" in not_run
-    assert "* podman (arm64, smoke subset): not run" in not_run
+    assert "* podman (arm64, smoke subset): not run\n" in not_run
+    assert "* podman (amd64): not run; the release gate ran 1 of its units (see the gate section)" in not_run
 
 
 def test_crun_result_glued_to_a_test_s_unterminated_stderr():

@@ -136,6 +136,14 @@ def gate_section(records: list[dict]) -> list[str]:
 def not_run_section(settings: Settings) -> list[str]:
     """Every suite, flavor and unit without a finished result here: what the tables above do not cover."""
     lines = []
+    gated = {(g["arch"], e["suite"]): e.get("units", []) for g in results.gate_records(settings.results)
+             for e in g["suites"]}
+
+    def gate_note(arch: str, name: str) -> str:
+        units = gated.get((arch, name))
+        return (f"; the release gate ran {len(units)} of its units (see the gate section)"
+                if units else "")
+
     for arch in ("amd64", "arm64"):
         for name, suite in all_suites().items():
             runs = results.load(settings.results, arch, name)
@@ -146,12 +154,13 @@ def not_run_section(settings: Settings) -> list[str]:
             else:
                 wanted = ("static", "dynamic")
             if not runs:
-                lines.append(f"* {name} ({arch}{', smoke subset' if arch == 'arm64' else ''}): not run")
+                lines.append(f"* {name} ({arch}{', smoke subset' if arch == 'arm64' else ''}): not run"
+                             + gate_note(arch, name))
                 continue
             for flavor in wanted:
                 run = runs.get(flavor)
                 if run is None:
-                    lines.append(f"* {name} ({arch}, {flavor}): not run")
+                    lines.append(f"* {name} ({arch}, {flavor}): not run" + gate_note(arch, name))
                 elif not run.complete:
                     missing = [u for u in run.planned if u not in run.units]
                     lines.append(f"* {name} ({arch}, {flavor}): {len(run.units)} of {len(run.planned)} units ran; "
