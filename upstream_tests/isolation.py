@@ -6,7 +6,11 @@
 * overlays: the dynamic builds appear at /usr/local and their config at /etc/containers, as an
   ordinary `make install` and a distribution's containers-common would put them, read-only,
   and only inside the namespace: the host keeps no /etc/containers and no container tools.
-* /run is a fresh tmpfs (network namespaces, podman's run state die with the namespace).
+* /run is a fresh tmpfs (network namespaces, podman's run state die with the namespace), and so
+  is /dev/shm: podman keeps its container locks in /dev/shm/libpod_lock, one file for every
+  rootful podman of the machine, pthread mutexes in shared memory. Shared with another podman on
+  the machine (a glibc one reading a musl one's mutexes, or one holding a lock), a suite's podman
+  hung in `podman info`.
 * network: a private network namespace with loopback and a veth `eth0` (its peer left unplugged) holding a default
   route (this machine has no route out anyway): ports the suites hard-code (5000) and the
   nftables rules podman's networks add stay out of the host's, and of other users' way.
@@ -55,6 +59,7 @@ class Isolation:
             lines.append(f"mount -t overlay overlay -o ro,lowerdir={shlex.quote(lower)} {shlex.quote(target)}")
         if self.fresh_run:
             lines.append("mount -t tmpfs -o mode=755 tmpfs /run")
+            lines.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm")
         if self.devices_0666:
             lines.append(DEVICES)
         lines += [f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in self.binds]
