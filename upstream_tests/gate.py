@@ -96,6 +96,7 @@ def compare(settings: Settings, suite, static: Run, failing: list[str]) -> Run:
     """The dynamic build run on exactly the tests that failed static; unbuildable means uncompared."""
     dynamic = Run(suite.name, static.version, "dynamic", settings.arch, started=now())
     try:
+        runner.reset_state(settings, suite.name, "dynamic")  # nothing a cut-off earlier gate left behind
         prepared = suite.prepare(settings, "dynamic")
     except UpstreamTestError as exc:
         say(f"gate: no dynamic {suite.name} to compare with ({exc}): its static failures count as ours")
