@@ -139,7 +139,12 @@ def make(settings: Settings, suite: str, flavor: str, static_bins: list[Path], d
         entry = pwd.getpwnam(user)
         os.chown(tmp, entry.pw_uid, entry.pw_gid)
     env |= {"TMPDIR": str(tmp), "BATS_TMPDIR": str(tmp)}
+    static_root = settings.work / "static"
+    emulated = tuple(sorted({static_root / b.relative_to(static_root).parts[0] / b.relative_to(static_root).parts[1]
+                             for b in static_bins if b.is_relative_to(static_root)})
+                     ) if settings.arch != dynamic.host_arch() else ()
     isolation = Isolation(cgroup=cgroup, overlays=tuple(overlays), fresh_run=True, devices_0666=rootless,
+                          read_only=emulated,
                           network=True,
                           services=(f"{reg_exe} serve {settings.work / 'mirror' / 'serve.yml'} "
                                     f">>{settings.work / 'mirror' / 'serve.log'} 2>&1",),

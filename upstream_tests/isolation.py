@@ -48,6 +48,9 @@ class Isolation:
     fresh_run: bool = False
     devices_0666: bool = False
     binds: tuple[tuple[Path, str], ...] = field(default=())  # (source, existing target)
+    # folders seen read-only: crun re-executes itself from a memfd, which qemu-user cannot follow,
+    # and skips that when its binary is on a read-only file system (as `staticbuild verify` does)
+    read_only: tuple[Path, ...] = ()
     network: bool = False
     services: tuple[str, ...] = ()  # shell commands, each started in the background
     ready: tuple[str, ...] = ()  # shell conditions waited for (10 s each) before the suite starts
@@ -63,6 +66,9 @@ class Isolation:
         if self.devices_0666:
             lines.append(DEVICES)
         lines += [f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in self.binds]
+        for folder in self.read_only:
+            q = shlex.quote(str(folder))
+            lines += [f"mount --bind {q} {q}", f"mount -o remount,bind,ro {q}"]
         if self.network:
             lines += NETWORK
         if self.services:

@@ -86,7 +86,9 @@ class CrunSuite(Suite):
             env["PYTHONPATH"] = str(prepared.data["pythonpath"])
         if only:
             env["RUN_TESTS"] = " ".join(n.split(" :: ", 1)[1] for n in only)
-        argv = Isolation(cgroup="v1").argv(["python3", unit], env)
+        emulated = settings.arch != dynamic.host_arch()
+        argv = Isolation(cgroup="v1", read_only=(prepared.binaries["crun"].parent,) if emulated else ()).argv(
+            ["python3", unit], env)
         before = leftovers()
         started = time.monotonic()
         output, timed_out = run_captured(argv, tests, TIMEOUT)
