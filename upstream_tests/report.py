@@ -125,7 +125,8 @@ def gate_section(records: list[dict]) -> list[str]:
     ours = [(g["arch"], name) for g in records for e in g["suites"] for name in e.get("ours_tests", [])]
     out.append("")
     if ours:
-        out += ["Failures of ours the gate recorded (they stop `staticbuild release --gate`):", "",
+        out += ["Failures the gate counted as ours: the dynamic build passed them, or they could not be compared "
+                "(an arm64 run under qemu-user has no dynamic build). They stop `staticbuild release --gate`:", "",
                 *(f"* {arch}: `{name}`" for arch, name in ours), ""]
     if explained:
         out += ["Explained failures the gate reported without counting them:", "",
