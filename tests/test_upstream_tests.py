@@ -257,3 +257,29 @@ def test_crun_result_glued_to_a_test_s_unterminated_stderr():
                                                                   ("other", "fail")]
     assert parsed.cases[1].output == "boom" and not parsed.truncated
     assert tap.parse("1..1\nthe words ok 7 - are not a result\n", diag_before=True).cases == []
+
+
+def test_the_gate_runs_the_whole_file_when_the_filter_misses_a_name(tmp_path):
+    from upstream_tests import gate
+
+    static = make_run("static", {"a": "pass", "$x - b": "fail"})
+    static.units["f.bats"].cases[1].name = "f.bats :: nft - b"  # as TAP shows it, expanded
+    calls = []
+
+    class Suite:
+        name = "netavark"
+
+        def prepare(self, settings, flavor):
+            return None
+
+        def versions(self, prepared):
+            return {}
+
+        def run_unit(self, settings, prepared, unit, only=None):
+            calls.append(only)
+            cases = [] if only else [Case("f.bats :: a", "pass"), Case("f.bats :: nft - b", "fail")]
+            return Unit(unit, 1.0, cases)
+
+    dynamic = gate.compare(settings_for(tmp_path), Suite(), static, ["f.bats :: nft - b"])
+    assert calls == [["f.bats :: nft - b"], None]
+    assert [(c.name, c.status) for c in dynamic.units["f.bats"].cases] == [("f.bats :: nft - b", "fail")]
