@@ -7,7 +7,7 @@ DIST   ?= dist
 ACTIONLINT := v1.7.12
 ACT        := v0.2.82
 
-.PHONY: setup build test test-full test-e2e clean check package reproducible bench bench-report rehearse
+.PHONY: setup build test test-full test-e2e clean check package reproducible bench bench-report rehearse upstream-tests upstream-gate
 setup: $(VENV)/.installed
 	scripts/setup-host
 
@@ -74,6 +74,24 @@ bench: setup
 bench-report: setup
 	scripts/setup-bench
 	$(VENV)/bin/python -m bench report
+
+## Upstream's own test suites (crun, netavark, skopeo, podman, buildah) against the static bundles and
+## dynamic builds of the same versions; every failure classed; rewrites docs/UPSTREAM-TESTS.md. Never part
+## of `make test`. SUITE=crun (or a comma list) runs one suite; FLAVOR=static|dynamic one side; a rerun
+## resumes where it stopped (FRESH=1 starts again). ARCH=arm64: the static smoke subset under qemu-user.
+upstream-tests: setup
+	scripts/setup-upstream-tests
+	$(VENV)/bin/python -m upstream_tests --arch $(or $(ARCH),amd64) run --suite $(or $(SUITE),all) \
+		--flavor $(or $(FLAVOR),both) $(if $(FRESH),--fresh)
+
+## The release gate for TOOL (podman, buildah, skopeo): its subset, static first, the dynamic builds only
+## for what fails; writes GATE_OUT (JSON) for `staticbuild release --gate`. BUNDLES=dist tests the bundles
+## in that folder as they are (a bundle it lacks, e.g. skopeo for podman's suite, is packaged from the cache).
+upstream-gate: setup
+	scripts/setup-upstream-tests
+	$(VENV)/bin/python -m upstream_tests --arch $(or $(ARCH),amd64) $(if $(BUNDLES),--bundles $(BUNDLES)) \
+		gate --tool $(TOOL) \
+		--out $(or $(GATE_OUT),$(DIST)/upstream-gate-$(TOOL)-$(or $(ARCH),amd64).json)
 
 clean:
 	rm -rf $(OUT) $(VENV)

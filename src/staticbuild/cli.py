@@ -347,10 +347,14 @@ def print_check(report: upstream.Report, out: Console) -> None:
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="The cosign public key the release is signed with [default: keyless, by this repository's "
                    "build workflow]; a published release's signatures are verified with it.")
+@click.option("--gate", "gates", multiple=True, type=click.Path(path_type=Path),
+              help="An upstream-test gate result (`python -m upstream_tests gate`, one per arch; repeatable): "
+                   "a failure of ours in it stops the release, its counts go into the notes.")
 @github_options
 @click.pass_obj
 def release_cmd(settings: Settings, tool: str, directory: Path, version: str, commitish: str | None,
-                revision: int, key: Path | None, api_url: str | None, repo: str | None, max_wait: float) -> None:
+                revision: int, key: Path | None, gates: tuple[Path, ...], api_url: str | None, repo: str | None,
+                max_wait: float) -> None:
     """Publish DIRECTORY's bundles, checksums.txt, signatures and SBOMs as the release TOOL-vVERSION.
 
     A draft until every asset is up; a re-run resumes; a published release is never changed. The notes
@@ -364,7 +368,7 @@ def release_cmd(settings: Settings, tool: str, directory: Path, version: str, co
         identity = signing.Identity(key=key) if key else keyless_identity(owner_repo, os.environ)
         outcome = Publisher(gh, owner_repo).release(
             tool, version, directory, revision=revision, inputs=upstream.release_inputs(catalog, lock, tool),
-            commitish=commitish or None, environ=os.environ, identity=identity, log=console.print)
+            commitish=commitish or None, environ=os.environ, identity=identity, gates=list(gates), log=console.print)
     state = "published" if outcome.published else "already published with these exact assets; nothing to do:"
     console.print(f"{state} {outcome.url}", soft_wrap=True, highlight=False)
 

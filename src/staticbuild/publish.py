@@ -116,6 +116,62 @@ def check_tool_version(components: list[tuple[str, str]], tool: str, version: st
                                f"{tool} {version} (staticbuild.lock decides what is built)")
 
 
+GATE_SCHEMA = 1
+GATE_COUNTS = ("tests", "passed", "failed_environment", "failed_ours", "skipped")
+
+
+def read_gates(paths: list[Path], tool: str, version: str) -> list[dict]:
+    """The upstream-test gate's result files (`python -m upstream_tests gate`, one per arch) for this
+    tool version; any failure of ours recorded in them stops the release."""
+    gates = []
+    for path in paths:
+        try:
+            gate = json.loads(path.read_text())
+            suites = gate["suites"]
+            if gate.get("schema") != GATE_SCHEMA or not isinstance(suites, list):
+                raise ValueError(f"schema {gate.get('schema')!r}, expected {GATE_SCHEMA}")
+            for entry in suites:
+                for key in ("suite", "version", *GATE_COUNTS):
+                    entry[key]  # noqa: B018 (a missing count is a broken file)
+                if not all(isinstance(entry[k], int) and entry[k] >= 0 for k in GATE_COUNTS):
+                    raise ValueError(f"{entry['suite']}: counts must be whole numbers")
+        except OSError as exc:
+            raise StaticbuildError(f"cannot read the upstream-test gate result {path}: {exc.strerror or exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StaticbuildError(f"{path} is not an upstream-test gate result ({exc})") from None
+        if (gate.get("tool"), gate.get("version")) != (tool, version):
+            raise StaticbuildError(f"{path} is the gate of {gate.get('tool')} {gate.get('version')}, not of "
+                                   f"{tool} {version}")
+        ours = [(e["suite"], t) for e in suites for t in (e.get("ours_tests") or ["?"] * e["failed_ours"])]
+        if ours:
+            suite, test = ours[0]
+            raise StaticbuildError(
+                f"the upstream-test gate ({gate.get('arch', '?')}) recorded {len(ours)} failure(s) of ours, e.g. "
+                f"{suite}: {test}; not publishing {tool} {version}")
+        gates.append(gate)
+    return gates
+
+
+def gate_notes(gates: list[dict]) -> str:
+    """The gate's counts for the release notes, one row per arch and suite."""
+    if not gates:
+        return ""
+    rows = "\n".join(f"| {g.get('arch', '?')} | {e['suite']} {e['version']} | {e['tests']} | {e['passed']} | "
+                      f"{e['failed_environment']} | {e['failed_ours']} | {e['skipped']} |"
+                      for g in gates for e in g["suites"])
+    return f"""
+### Upstream test suites (release gate)
+
+Upstream's own tests, run against these bundles; a failure is *environment* when the same version
+built the ordinary way (dynamic, glibc) fails it too on the build machine, *ours* otherwise (none,
+or this release would not exist).
+
+| arch | suite | tests | passed | failed (environment) | failed (ours) | skipped |
+|---|---|---:|---:|---:|---:|---:|
+{rows}
+"""
+
+
 def title(tool: str, version: str, revision: int = 0) -> str:
     return f"{tool.capitalize()} {version}" + (f" (rebuild {revision})" if revision else "")
 
@@ -313,19 +369,21 @@ class Publisher:
 
     def release(self, tool: str, version: str, directory: Path, *, revision: int = 0, inputs: str | None = None,
                 commitish: str | None = None, environ: Mapping[str, str] | None = None,
-                identity: signing.Identity | None = None, log=print) -> Outcome:
+                identity: signing.Identity | None = None, gates: list[Path] | None = None, log=print) -> Outcome:
         """Publish `directory` as TOOL-vVERSION (or its rebuild -rREVISION); `inputs` is the lock digest
         (upstream.release_inputs) recorded in the notes, so `check` sees when a rebuild is due."""
         assets = collect_assets(directory)
         require_matching_checksums(directory)
         components = sbom_components([a.path for a in assets if a.name.endswith(".cdx.json")])
         check_tool_version(components, tool, version)
+        gate_results = read_gates(list(gates or []), tool, version)  # before anything is made on GitHub
         tag, name = release_tag(tool, version, revision), title(tool, version, revision)
         previous = self.previous_body(tool, version, revision)
         if revision and previous is None:
             raise StaticbuildError(f"{tag} is a rebuild, but no earlier release of {tool} {version} is published")
         body = (changes(previous[1], components, previous[0]) if previous else "") + release_notes(
             tool, version, components, self.repo, any(a.name.endswith(".sigstore.json") for a in assets), environ or {})
+        body += gate_notes(gate_results)
         if inputs:
             body += f"\n<!-- staticbuild-inputs: {inputs} -->\n"
         body += "".join(f"{sources_marker(listed_sources(a.path))}\n" for a in assets if a.name.endswith(SOURCES_ASSET))

@@ -1,0 +1,285 @@
+"""The upstream-test runner's own logic, on recorded outputs: TAP parsing, classification, the
+report, the gate's result file, bats filters, crun's skip reasons. Fast; no suite runs here
+(`make upstream-tests` runs the real ones)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO))  # upstream_tests/ is a top-level package beside src/, like bench/
+
+from upstream_tests import bats, classify, report, results, tap  # noqa: E402
+from upstream_tests.common import Settings, UpstreamTestError  # noqa: E402
+from upstream_tests.results import Case, Run, Unit  # noqa: E402
+from upstream_tests.suites.crun import all_tests, skip_conditions  # noqa: E402
+
+# Recorded with Debian's bats 1.8.2 (`bats --tap`) and podman 6.0.2's helpers (the "[030] " prefix).
+BATS_OUTPUT = """1..5
+ok 1 [030] podman run - basic tests
+ok 2 [030] podman run --memory # skip cgroups are disabled on this machine
+not ok 3 [030] podman run --init
+# (from function `die' in file test/system/helpers.bash, line 874,
+#  in test file test/system/030-run.bats, line 101)
+#   `die "exit code is $status; expected 0"' failed
+# #/vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv
+# #| FAIL: exit code is 126; expected 0
+ok 4 [030] podman run --userns=keep-id # skip (not applicable as root)
+not ok 5 [030] podman run - systemd
+# (in test file test/system/030-run.bats, line 200)
+#   `run_podman run --systemd=always' failed
+"""
+# Recorded from crun 1.21's tests_utils.py: stderr comes before the result line.
+CRUN_OUTPUT = """1..3
+ok 1 - start
+b'cannot destroy subsystem `memory`: Resource busy\\n'
+not ok 2 - delete
+ok 3 - sd-notify #SKIP
+"""
+
+
+def test_bats_tap_statuses_reasons_and_failure_output():
+    parsed = tap.parse(BATS_OUTPUT, prefix_strip=r"^[\[|]\d{3}[\]|] ")
+    assert parsed.planned == 5 and not parsed.truncated
+    assert [(c.description, c.status) for c in parsed.cases] == [
+        ("podman run - basic tests", "pass"), ("podman run --memory", "skip"), ("podman run --init", "fail"),
+        ("podman run --userns=keep-id", "skip"), ("podman run - systemd", "fail")]
+    assert parsed.cases[1].reason == "cgroups are disabled on this machine"
+    assert parsed.cases[3].reason == "not applicable as root"
+    assert "FAIL: exit code is 126" in parsed.cases[2].output
+    assert "systemd=always" in parsed.cases[4].output and "126" not in parsed.cases[4].output
+
+
+def test_crun_tap_takes_the_output_before_the_result():
+    parsed = tap.parse(CRUN_OUTPUT, diag_before=True)
+    assert [c.status for c in parsed.cases] == ["pass", "fail", "skip"]
+    assert "Resource busy" in parsed.cases[1].output
+    assert parsed.cases[0].output == "" and parsed.cases[2].output == ""
+
+
+def test_a_runner_that_dies_is_truncated():
+    parsed = tap.parse("1..4\nok 1 a\nnot ok 2 b\n")
+    assert parsed.truncated and len(parsed.cases) == 2
+
+
+def make_run(flavor: str, statuses: dict[str, str], wall: float = 10.0, retried: tuple[str, ...] = ()) -> Run:
+    cases = [Case(f"f.bats :: {name}", status, reason="no systemd" if status == "skip" else "",
+                  output="boom" if status == "fail" else "", retried=name in retried)
+             for name, status in statuses.items()]
+    return Run("podman", "6.0.2", flavor, "amd64", units={"f.bats": Unit("f.bats", wall, cases)},
+               planned=["f.bats"])
+
+
+def test_classification_environment_ours_unclassified_flaky_and_skips():
+    static = make_run("static", {"a": "pass", "b": "fail", "c": "fail", "d": "fail", "e": "skip", "f": "fail",
+                                 "g": "pass"}, retried=("g",))
+    dynamic = make_run("dynamic", {"a": "fail", "b": "fail", "c": "pass", "e": "skip", "f": "skip", "g": "pass"})
+    s = classify.classify(static, dynamic, known={"f.bats :: f": "explained in the docs"})
+    verdicts = {v.name.split(" :: ")[1]: v.verdict for v in s.verdicts}
+    assert verdicts == {"b": "environment", "c": "ours", "d": "unclassified", "f": "ours"}
+    assert (s.tests, s.passed, s.environment, s.ours, s.ours_explained, s.skipped, s.flaky) == (7, 2, 1, 3, 1, 1, 1)
+    assert s.dynamic_only == ["f.bats :: a"]
+    assert s.skip_reasons == {"no systemd": 1}
+
+
+def test_without_a_dynamic_run_every_failure_is_unclassified():
+    s = classify.classify(make_run("static", {"a": "fail", "b": "pass"}), None)
+    assert [v.verdict for v in s.verdicts] == ["unclassified"] and s.ours == 1 and not s.complete
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(work=tmp_path / "work", cache=tmp_path / "cache", lock=REPO / "staticbuild.lock", arch="amd64",
+                    results=tmp_path / "results")
+
+
+def test_result_files_round_trip_and_a_damaged_one_is_an_error(tmp_path):
+    runs = {"static": make_run("static", {"a": "pass", "b": "fail"}), "dynamic": make_run("dynamic", {"a": "pass"})}
+    results.save(tmp_path, "amd64", "podman", runs)
+    loaded = results.load(tmp_path, "amd64", "podman")
+    assert loaded["static"].cases() == runs["static"].cases() and loaded["static"].complete
+    results.path(tmp_path, "amd64", "podman").write_text('{"runs": {"static": {"suite": 1}}}')
+    with pytest.raises(UpstreamTestError, match="not a result file"):
+        results.load(tmp_path, "amd64", "podman")
+
+
+def test_report_table_lists_counts_ours_environment_and_skip_reasons_once(tmp_path, monkeypatch):
+    settings = settings_for(tmp_path)
+    static = make_run("static", {"a": "pass", "b": "fail", "c": "fail", "s1": "skip", "s2": "skip"}, wall=75)
+    dynamic = make_run("dynamic", {"a": "pass", "b": "fail", "c": "pass", "s1": "skip", "s2": "skip"}, wall=61)
+    results.save(settings.results, "amd64", "podman", {"static": static, "dynamic": dynamic})
+    text = report.render(settings)
+    row = next(line for line in text.splitlines() if line.startswith("| podman |"))
+    assert row == "| podman | 6.0.2 | 5 | 1 | 1 | **1** | 2 | 1 min 15 s | 1 min 01 s |"
+    assert "`f.bats :: c`: fails static only. Not explained yet." in text
+    assert "f.bats :: b" in text.split("## Failures of this machine")[1]
+    skips = text.split("## Skips, each reason once")[1]
+    assert skips.count("no systemd") == 1 and "| no systemd | 2 | podman |" in skips
+
+
+def test_bats_filter_matches_exactly_the_names_asked_for():
+    names = ["f.bats :: podman run --memory=[4m] (a|b)", "f.bats :: plain name"]
+    pattern = bats.only_filter(names)
+    for name in names:  # bash's =~ is what bats uses
+        test = name.split(" :: ")[1]
+        assert subprocess.run(["bash", "-c", f'[[ "$1" =~ {pattern} ]]', "_", test]).returncode == 0
+    assert subprocess.run(["bash", "-c", f'[[ "$1" =~ {pattern} ]]', "_", "podman run --memory=4 a"]).returncode == 1
+    # a name that ends in a blank upstream (030-run.bats: "podman run no /etc/mtab ") is recorded stripped
+    pattern = bats.only_filter(["030-run.bats :: podman run no /etc/mtab"])
+    assert subprocess.run(["bash", "-c", f'[[ "$1" =~ {pattern} ]]', "_", "podman run no /etc/mtab "]).returncode == 0
+    assert subprocess.run(["bash", "-c", f'[[ "$1" =~ {pattern} ]]', "_", "podman run no /etc/mtabs"]).returncode == 1
+
+
+def test_bats_declared_tests_are_read_without_running(tmp_path):
+    f = tmp_path / "x.bats"
+    f.write_text('@test "one thing" {\n  true\n}\n\n@test "with \\"quotes\\"" {\n true\n}\n')
+    assert bats.declared_tests(f) == ["one thing", 'with \\"quotes\\"']
+
+
+CRUN_MODULE = '''
+def test_a():
+    if is_rootless():
+        return 77
+    return 0
+
+def test_b():
+    if 'SYSTEMD' not in get_crun_feature_string():
+        return 77
+    if os.getuid() != 0:
+        return 77
+    return 0
+
+def test_c():
+    return 0
+
+all_tests = {"a-test": test_a, "b-test": test_b, "c-test": test_c}
+'''
+
+
+def test_crun_skip_reasons_come_from_the_guarding_condition(tmp_path):
+    module = tmp_path / "test_x.py"
+    module.write_text(CRUN_MODULE)
+    assert list(all_tests(CRUN_MODULE)) == ["a-test", "b-test", "c-test"]
+    reasons = skip_conditions(module)
+    assert reasons["a-test"] == "skips when is_rootless()"
+    assert reasons["b-test"] == "skips when 'SYSTEMD' not in get_crun_feature_string() or os.getuid() != 0"
+    assert "c-test" not in reasons
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "upstream_tests", "--work", tmp_path, "run", "--suite", "nosuch"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "unknown suite nosuch" in proc.stderr
+
+
+def test_gate_result_file_counts_ours_and_not_explained_ones(tmp_path, monkeypatch):
+    from upstream_tests import gate, runner
+
+    static = make_run("static", {"a": "pass", "b": "fail", "c": "fail", "s": "skip"})
+    dynamic = make_run("dynamic", {"b": "fail", "c": "pass"})
+
+    class FakeSuite:  # the suite machinery is the real one above; only running bats is replaced
+        name, component, gate, smoke = "podman", "podman", ("f.bats",), ()
+        known = {}
+
+    monkeypatch.setattr(gate, "all_suites", lambda: {"podman": FakeSuite()})
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: {"static": static})
+    monkeypatch.setattr(gate, "compare", lambda settings, suite, st, failing: dynamic)
+    monkeypatch.setattr(runner, "retry_candidates", lambda *a, **k: None)
+    out = tmp_path / "gate.json"
+    result = gate.run(settings_for(tmp_path), "podman", ["podman"], out)
+    saved = json.loads(out.read_text())
+    assert saved == result and saved["schema"] == 1 and saved["tool"] == "podman" and saved["version"] == "6.0.2"
+    assert saved["totals"] == {"tests": 4, "passed": 1, "failed_environment": 1, "failed_ours": 1, "skipped": 1}
+    assert saved["suites"][0]["ours_tests"] == ["f.bats :: c"]
+    assert saved["suites"][0]["environment_tests"] == ["f.bats :: b"]
+
+
+# Recorded with Debian's bats 1.8.2: a setup_suite.bash whose setup_suite fails.
+SETUP_SUITE_FAILED = """1..2
+not ok 1 setup_suite
+# (from function `setup_suite' in test file setup_suite.bash, line 2)
+#   `echo preparing; false' failed
+# preparing
+# bats warning: Executed 1 instead of expected 2 tests
+"""
+
+
+def test_a_failing_setup_suite_is_a_note_and_every_test_of_the_file_fails_unrun(tmp_path, monkeypatch):
+    from upstream_tests.isolation import Isolation
+
+    f = tmp_path / "x.bats"
+    f.write_text('@test "one" {\n true\n}\n@test "two" {\n true\n}\n')
+    monkeypatch.setattr(bats, "need", lambda *names: None)
+    monkeypatch.setattr(bats, "run_captured", lambda argv, cwd, timeout: (SETUP_SUITE_FAILED, ""))
+    unit = bats.run_file(f, "x.bats", cwd=tmp_path, env={}, isolation=Isolation())
+    assert [(c.name, c.status) for c in unit.cases] == [("x.bats :: one", "fail"), ("x.bats :: two", "fail")]
+    assert "setup_suite failed" in unit.note and "preparing" in unit.note
+    assert "setup_suite" not in " ".join(c.name for c in unit.cases)
+
+
+def test_the_gate_is_recorded_for_the_page_and_what_did_not_run_is_listed(tmp_path, monkeypatch):
+    from upstream_tests import gate, runner
+
+    static = make_run("static", {"a": "pass", "b": "fail", "s": "skip"})
+
+    class FakeSuite:
+        name, component, gate, smoke = "podman", "podman", ("f.bats",), ()
+        known = {}
+
+    monkeypatch.setattr(gate, "all_suites", lambda: {"podman": FakeSuite()})
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: {"static": static})
+    monkeypatch.setattr(gate, "compare", lambda settings, suite, st, failing: make_run("dynamic", {"b": "fail"}))
+    monkeypatch.setattr(runner, "retry_candidates", lambda *a, **k: None)
+    settings = settings_for(tmp_path)
+    gate.run(settings, "podman", ["podman"], tmp_path / "dist" / "gate.json")
+    assert results.gate_records(settings.results)[0]["totals"]["failed_environment"] == 1
+    results.save(settings.results, "amd64", "crun", {"static": make_run("static", {"a": "pass"})})
+    text = report.render(settings)
+    gate_part = text.split("## The release gate, as it last ran here")[1].split("\n## ")[0]
+    assert "| podman 6.0.2 | amd64 | podman 6.0.2 | f | 3 | 1 | 1 | 0 | 1 | 10 s |" in gate_part
+    not_run = text.split("## Not run")[1].split("\n## ")[0]
+    assert "* crun (amd64, dynamic): not run" in not_run and "* buildah (amd64): not run" in not_run
+    assert "* podman (arm64, smoke subset): not run\n" in not_run
+    assert "* podman (amd64): not run; the release gate ran 1 of its units (see the gate section)" in not_run
+
+
+def test_crun_result_glued_to_a_test_s_unterminated_stderr():
+    # crun 1.21's test_mounts.py :: mount-idmapped-mounts-symlink writes "start" without a newline
+    parsed = tap.parse("1..2\nstartok 1 - mount-idmapped-mounts-symlink\nboomnot ok 2 - other\n", diag_before=True)
+    assert [(c.description, c.status) for c in parsed.cases] == [("mount-idmapped-mounts-symlink", "pass"),
+                                                                  ("other", "fail")]
+    assert parsed.cases[1].output == "boom" and not parsed.truncated
+    assert tap.parse("1..1\nthe words ok 7 - are not a result\n", diag_before=True).cases == []
+
+
+def test_the_gate_runs_the_whole_file_when_the_filter_misses_a_name(tmp_path):
+    from upstream_tests import gate
+
+    static = make_run("static", {"a": "pass", "$x - b": "fail"})
+    static.units["f.bats"].cases[1].name = "f.bats :: nft - b"  # as TAP shows it, expanded
+    calls = []
+
+    class Suite:
+        name = "netavark"
+
+        def prepare(self, settings, flavor):
+            return None
+
+        def versions(self, prepared):
+            return {}
+
+        def run_unit(self, settings, prepared, unit, only=None):
+            calls.append(only)
+            cases = [] if only else [Case("f.bats :: a", "pass"), Case("f.bats :: nft - b", "fail")]
+            return Unit(unit, 1.0, cases)
+
+    dynamic = gate.compare(settings_for(tmp_path), Suite(), static, ["f.bats :: nft - b"])
+    assert calls == [["f.bats :: nft - b"], None]
+    assert [(c.name, c.status) for c in dynamic.units["f.bats"].cases] == [("f.bats :: nft - b", "fail")]

@@ -1,0 +1,371 @@
+"""The images the suites expect, made here from what this machine has, under the names the
+suites use, written as OCI archives (for podman's image cache) and pushed to the local mirror.
+
+podman's test image is built from its recipe in test/system/build-testimage: upstream starts
+from alpine 3.20.3 and adds busybox-extras, iproute2 and socat. No alpine image can be had
+here, so the same recipe is followed on a static busybox (Debian's busybox-static). The
+differences, all written down in docs/UPSTREAM-TESTS.md (DIFFERENCES below):
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .common import Settings, UpstreamTestError, need
+
+DIFFERENCES = (
+    "userland: Debian's busybox-static 1.35 (all its applets linked in /bin) instead of alpine 3.20.3's busybox "
+    "1.36 and musl; `/bin/busybox-extras` is a two-line script that runs busybox (alpine ships busybox-extras as a "
+    "second busybox build with httpd and friends)",
+    "`ip` (iproute2, for JSON output) and `socat` are Debian bookworm's dynamic binaries, copied with the glibc "
+    "libraries they load (`ldd`), instead of alpine's packages",
+    "`/etc/passwd`, `/etc/group` carry alpine's default accounts; `/etc/os-release` says `ID=alpine` with busybox "
+    "as the name, `/etc/alpine-release` is 3.20.3 (a 070-build test copies it); no `apk` and no apk database",
+    "one layer (upstream squashes two builds into two); the same files in /home/podman (testimage-id with mtime "
+    "@1600000000, healthcheck, pause, bytecheck), WORKDIR, CMD and labels; created at the tag's date",
+    "amd64 only: the ':00000004' image upstream keeps multi-arch is a one-arch copy of the test image",
+    "the registry image (quay.io/libpod/registry:2.8.2, a copy of docker.io's registry 2.8.2) is Debian's "
+    "docker-registry 2.8.2 binary with its libraries and the registry image's default config.yml",
+    "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox tree under those names "
+    "(Docker schema 2 media types, as upstream's); the test image is OCI",
+    "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
+    "those images' own labels and files fail both ways (*environment*: no network)",
+)
+
+ALPINE_PASSWD = """root:x:0:0:root:/root:/bin/sh
+bin:x:1:1:bin:/bin:/sbin/nologin
+daemon:x:2:2:daemon:/sbin:/sbin/nologin
+lp:x:4:7:lp:/var/spool/lpd:/sbin/nologin
+sync:x:5:0:sync:/sbin:/bin/sync
+shutdown:x:6:0:shutdown:/sbin:/sbin/shutdown
+halt:x:7:0:halt:/sbin:/sbin/halt
+mail:x:8:12:mail:/var/mail:/sbin/nologin
+news:x:9:13:news:/usr/lib/news:/sbin/nologin
+uucp:x:10:14:uucp:/var/spool/uucppublic:/sbin/nologin
+cron:x:16:16:cron:/var/spool/cron:/sbin/nologin
+ftp:x:21:21::/var/lib/ftp:/sbin/nologin
+sshd:x:22:22:sshd:/dev/null:/sbin/nologin
+games:x:35:35:games:/usr/games:/sbin/nologin
+ntp:x:123:123:NTP:/var/empty:/sbin/nologin
+guest:x:405:100:guest:/dev/null:/sbin/nologin
+nobody:x:65534:65534:nobody:/:/sbin/nologin
+"""
+ALPINE_GROUP = """root:x:0:root
+bin:x:1:root,bin,daemon
+daemon:x:2:root,bin,daemon
+sys:x:3:root,bin
+adm:x:4:root,daemon
+tty:x:5:
+disk:x:6:root
+lp:x:7:lp
+kmem:x:9:
+wheel:x:10:root
+floppy:x:11:root
+mail:x:12:mail
+news:x:13:news
+uucp:x:14:uucp
+cron:x:16:cron
+audio:x:18:
+cdrom:x:19:
+dialout:x:20:root
+ftp:x:21:
+sshd:x:22:
+input:x:23:
+tape:x:26:root
+video:x:27:root
+netdev:x:28:
+kvm:x:34:kvm
+games:x:35:
+shadow:x:42:
+www-data:x:82:
+users:x:100:games
+ntp:x:123:
+abuild:x:300:
+utmp:x:406:
+ping:x:999:
+nogroup:x:65533:
+nobody:x:65534:
+"""
+PAUSE = """#!/bin/sh
+#
+# Trivial little pause script, used in one of the pod tests
+#
+trap 'exit 0' SIGTERM
+echo Confirmed: testimage pause invoked as $0
+while :; do
+    sleep 0.1
+done
+"""
+HEALTHCHECK = """#!/bin/sh
+
+if test -e /uh-oh || test -e /uh-oh-only-once; then
+    echo "Uh-oh on stdout!"
+    echo "Uh-oh on stderr!" >&2
+
+    # Special file causes us to fail healthcheck only once
+    rm -f /uh-oh-only-once
+
+    exit 1
+else
+    echo "Life is Good on stdout"
+    echo "Life is Good on stderr" >&2
+    exit 0
+fi
+"""
+BYTECHECK = """#!/bin/sh
+#
+# Helper script for comparing bytestream data. Shows data size,
+# md5sum, and first/last eight bytes. Because plain md5sum is
+# not very helpful in identifying where things went wrong.
+#
+# Reads stream from stdin, writes summary to stdout
+#
+tmpfile=`mktemp bytecheck.XXXXXXX`
+
+cat >$tmpfile
+
+size=`stat -c %s $tmpfile`
+hash=`md5sum <$tmpfile`
+odl=`head -c8 $tmpfile | od -An -tx1`
+odr=`tail -c8 $tmpfile | od -An -tx1`
+
+rm -f $tmpfile
+
+echo size=$size hash=$hash head=$odl tail=$odr
+"""
+REGISTRY_CONFIG = """version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+"""
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Tree:
+    """Files of a root file system, in order; written as one deterministic tar layer."""
+
+    entries: dict[str, tuple[str, bytes | str, int, int | None]] = field(default_factory=dict)  # path -> (kind, data, mode, mtime)
+
+    def dir(self, path: str, mode: int = 0o755) -> None:
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            self.entries.setdefault("/".join(parts[:i]), ("dir", b"", mode if i == len(parts) else 0o755, None))
+
+    def file(self, path: str, data: bytes | str, mode: int = 0o644, mtime: int | None = None) -> None:
+        self.dir(path.rsplit("/", 1)[0]) if "/" in path.strip("/") else None
+        self.entries[path.strip("/")] = ("file", data.encode() if isinstance(data, str) else data, mode, mtime)
+
+    def link(self, path: str, target: str) -> None:
+        self.dir(path.rsplit("/", 1)[0]) if "/" in path.strip("/") else None
+        self.entries.setdefault(path.strip("/"), ("symlink", target, 0o777, None))
+
+    def copy_host(self, host: str | Path, path: str | None = None) -> None:
+        host = Path(host)
+        self.file(path or str(host), host.read_bytes(), host.stat().st_mode & 0o777)
+
+    def layer(self, mtime: int) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path in sorted(self.entries):
+                kind, data, mode, own_mtime = self.entries[path]
+                info = tarfile.TarInfo(path)
+                info.mode, info.mtime, info.uid, info.gid = mode, own_mtime if own_mtime is not None else mtime, 0, 0
+                if kind == "dir":
+                    info.type = tarfile.DIRTYPE
+                    tar.addfile(info)
+                elif kind == "symlink":
+                    info.type, info.linkname = tarfile.SYMTYPE, data
+                    tar.addfile(info)
+                else:
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+
+def with_libraries(tree: Tree, binary: str, dest: str) -> None:
+    """A dynamic host binary and every library `ldd` says it loads, at the same paths."""
+    tree.copy_host(binary, dest)
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if path.startswith("/"):
+            real = os.path.realpath(path)
+            tree.file(real, Path(real).read_bytes(), 0o755)
+            if real != path:
+                tree.link(path, real)
+
+
+def busybox_tree(with_extras: bool = True) -> Tree:
+    need("busybox", "ldd")
+    busybox = Path("/bin/busybox")
+    tree = Tree()
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "lib", "etc", "root", "var/tmp",
+              "var/lib", "home", "media", "mnt", "opt", "srv", "run", "proc", "sys", "dev"):
+        tree.dir(d)
+    tree.dir("tmp", 0o1777)
+    tree.dir("root", 0o700)
+    tree.copy_host(busybox, "bin/busybox")
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet not in ("busybox",):
+            tree.link(f"bin/{applet}", "busybox")
+    tree.file("etc/passwd", ALPINE_PASSWD)
+    tree.file("etc/group", ALPINE_GROUP)
+    tree.file("etc/shadow", "".join(f"{line.split(':')[0]}:!::0:::::\n" for line in ALPINE_PASSWD.splitlines()), 0o640)
+    tree.file("etc/os-release", 'NAME="Alpine Linux (busybox stand-in)"\nID=alpine\nVERSION_ID=3.20.3\n'
+              'PRETTY_NAME="busybox-static stand-in for Alpine Linux v3.20"\n')
+    tree.file("etc/alpine-release", "3.20.3\n")
+    if with_extras:
+        tree.file("bin/busybox-extras", '#!/bin/sh\nexec /bin/busybox "$@"\n', 0o755)
+        with_libraries(tree, "/usr/bin/socat" if Path("/usr/bin/socat").exists() else shutil.which("socat"),
+                       "usr/bin/socat")
+        ip = "/usr/bin/ip" if Path("/usr/bin/ip").exists() else "/bin/ip"
+        with_libraries(tree, ip, "sbin/ip")
+        tree.entries.pop("bin/ip", None)  # iproute2's ip, not busybox's (JSON output)
+        tree.link("bin/ip", "/sbin/ip")
+    return tree
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # e.g. quay.io/libpod/testimage:20241011
+    layer: bytes  # uncompressed tar
+    config: dict  # the image config's "config" part (Env, Cmd, WorkingDir, Labels)
+    created: int  # seconds since the epoch
+    arch: str = "amd64"
+    history: tuple[str, ...] = ()
+    docker: bool = False  # Docker schema 2 media types (as quay.io's and Docker Hub's busybox), else OCI
+
+
+OCI_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.config.v1+json",
+             "application/vnd.oci.image.layer.v1.tar+gzip")
+DOCKER_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json", "application/vnd.docker.image.rootfs.diff.tar.gzip")
+
+
+def rfc3339(t: int) -> str:
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
+    """The manifest and every blob (config, gzip'd layer) of an image."""
+    compressed = gzip.compress(image.layer, mtime=0)
+    diff_id = "sha256:" + hashlib.sha256(image.layer).hexdigest()
+    config = {"created": rfc3339(image.created), "architecture": image.arch, "os": "linux",
+              "config": image.config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+              # one entry per layer (there is one), then the settings that made no layer
+              "history": [{"created": rfc3339(image.created), "created_by": (image.history or
+                                                                              ("upstream_tests/images.py",))[0]},
+                          *({"created": rfc3339(image.created), "created_by": h, "empty_layer": True}
+                            for h in image.history[1:])]}
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    types = DOCKER_TYPES if image.docker else OCI_TYPES
+    manifest = {"schemaVersion": 2, "mediaType": types[0],
+                "config": {"mediaType": types[1], "digest": digest(config_bytes), "size": len(config_bytes)},
+                "layers": [{"mediaType": types[2], "digest": digest(compressed), "size": len(compressed)}]}
+    return manifest, [(digest(config_bytes), config_bytes), (digest(compressed), compressed)]
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def oci_archive(image: Image, dest: Path) -> Path:
+    """An `oci-archive:` tarball of the image, tagged with its name (podman's image cache format)."""
+    manifest, parts = blobs(image)
+    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes),
+                            "size": len(manifest_bytes),
+                            "annotations": {"org.opencontainers.image.ref.name": image.name.rsplit(":", 1)[1]}}]}
+    files = [("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
+             ("index.json", json.dumps(index, sort_keys=True).encode()),
+             *((f"blobs/sha256/{d.split(':')[1]}", b) for d, b in [*parts, (digest(manifest_bytes), manifest_bytes)])]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("blobs", "blobs/sha256"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    os.replace(tmp, dest)
+    return dest
+
+
+TESTIMAGE_TAG = "20241011"
+TESTIMAGE_CREATED = 1728604800  # 2024-10-11T00:00:00Z, the tag's date
+
+
+def testimage(name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
+    tree = busybox_tree()
+    tree.dir("home/podman")
+    tree.file("home/podman/testimage-id", TESTIMAGE_TAG + "\n", 0o644, mtime=1600000000)
+    tree.file("home/podman/pause", PAUSE, 0o755)
+    tree.file("home/podman/healthcheck", HEALTHCHECK, 0o755)
+    tree.file("home/podman/bytecheck", BYTECHECK, 0o755)
+    config = {"Env": [PATH_ENV], "Cmd": ["/bin/echo", "This container is intended for podman CI testing"],
+              "WorkingDir": "/home/podman",
+              "Labels": {"created_by": "test/system/build-testimage",  # what the recipe sets (its git path)
+                         "created_at": rfc3339(TESTIMAGE_CREATED)}}
+    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED,
+                 history=("busybox-static root file system (stand-in for alpine 3.20.3 + busybox-extras, "
+                          "iproute2, socat) and ADD testimage-id healthcheck pause bytecheck /home/podman/",
+                          "LABEL created_by=test/system/build-testimage", f"LABEL created_at={rfc3339(TESTIMAGE_CREATED)}",
+                          "WORKDIR /home/podman",
+                          'CMD ["/bin/echo", "This container is intended for podman CI testing"]'))
+
+
+def busybox_image(name: str) -> Image:
+    return Image(name, busybox_tree(with_extras=False).layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]},
+                 TESTIMAGE_CREATED, docker=True)
+
+
+def registry_image(registry_binary: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:
+    tree = Tree()
+    for d in ("bin", "etc", "tmp", "var/lib/registry", "proc", "sys", "dev", "auth", "certs"):
+        tree.dir(d)
+    with_libraries(tree, str(registry_binary), "bin/registry")
+    tree.file("etc/docker/registry/config.yml", REGISTRY_CONFIG)
+    config = {"Env": [PATH_ENV], "Entrypoint": ["/bin/registry", "serve"], "Cmd": ["/etc/docker/registry/config.yml"],
+              "ExposedPorts": {"5000/tcp": {}}, "Volumes": {"/var/lib/registry": {}}}
+    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED, docker=True)
+
+
+def cache_name(name: str) -> str:
+    """podman's helpers.bash `_prefetch` cache file name: / and : become --."""
+    return name.replace("/", "--").replace(":", "--") + ".tar"
+
+
+def check_name(name: str) -> None:
+    if ":" not in name.rsplit("/", 1)[-1]:
+        raise UpstreamTestError(f"image name without a tag: {name}")

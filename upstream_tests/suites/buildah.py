@@ -1,0 +1,61 @@
+"""buildah's `tests/*.bats` (a subset: containers from images, run, commit, copy/add, config,
+images, mount, tags, push and pull), each file a unit, as root, vfs storage (buildah's default
+for its tests).
+
+BUILDAH_BINARY is the static bundle's buildah (crun, netavark and pasta beside it, as users
+get it) or the dynamic one at /usr/local/bin/buildah. The test helpers of buildah's Makefile
+(bin/copy, bin/imgtype, ...) are built once with the dynamic toolchain and serve both runs.
+buildah's suite pulls its images through its CI registry cache (CI_USE_REGISTRY_CACHE:
+tests/registries-cached.conf, 127.0.0.1:60333), which is where the local mirror listens; the
+images there are the busybox stand-ins of images.py (no alpine: its `apk` is not there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import bats, containers_env, dynamic, static
+from ..common import Settings, UpstreamTestError
+from ..results import Unit
+from ..sources import tree
+from . import Prepared, Suite
+
+TIMEOUT = 3600
+FILES = ("basic.bats", "info.bats", "from.bats", "run.bats", "commit.bats", "copy.bats", "add.bats",
+         "config.bats", "images.bats", "containers.bats", "mount.bats", "tag.bats", "rm.bats", "rmi.bats",
+         "push.bats", "pull.bats")
+
+
+class BuildahSuite(Suite):
+    name = "buildah"
+    component = "buildah"
+    gate = ("basic.bats", "from.bats", "run.bats", "commit.bats", "copy.bats")
+    smoke = ()
+
+    def units(self, settings: Settings) -> list[str]:
+        present = {p.name for p in (tree(settings, "buildah") / "tests").glob("*.bats")}
+        missing = [f for f in FILES if f not in present]
+        if missing:
+            raise UpstreamTestError(f"buildah's tests lack {', '.join(missing)}")
+        return list(FILES)
+
+    def prepare(self, settings: Settings, flavor: str) -> Prepared:
+        helpers = dynamic.ensure(settings, "buildah-tests") / "share/buildah-tests"
+        if flavor == "static":
+            prefix = static.prefix(settings, "buildah")
+            buildah, seen, path = prefix / "bin/buildah", str(prefix / "bin/buildah"), [prefix / "bin"]
+        else:
+            root = dynamic.ensure(settings, "buildah", "crun", "netavark", "passt")
+            buildah, seen, path = root / "bin/buildah", "/usr/local/bin/buildah", []
+        env = containers_env.make(settings, self.name, flavor, [*path, helpers],
+                                  ("buildah", "crun", "netavark", "passt"))
+        env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
+                    **{f"{h.upper()}_BINARY": str(helpers / h) for h in dynamic.BUILDAH_HELPERS}}
+        return Prepared(flavor, {"buildah": buildah}, {"env": env})
+
+    def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:
+        tests: Path = tree(settings, "buildah") / "tests"
+        env = prepared.data["env"]
+        log = settings.work / "logs" / "buildah" / prepared.flavor / f"{unit}{'.only' if only else ''}.log"
+        return bats.run_file(tests / unit, unit, cwd=tests, env={**env.env, "TEST_SOURCES": str(tests)},
+                             isolation=env.isolation, only=only, timeout=TIMEOUT, log=log)
