@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from staticbuild.fetch import sha256_of
+
 REPO = Path(__file__).resolve().parents[1]
 # Scratch space: images, podman's storage, act's caches, clones. Kept between runs (a warm
 # rehearsal reuses the images and act's cache server); `rm -rf` it for a cold one.
@@ -52,12 +54,7 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_sha256 = sha256_of  # the one file hasher of the project
 
 
 def need(program: str, hint: str) -> str:
