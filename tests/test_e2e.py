@@ -212,6 +212,31 @@ echo "stored: $(timeout 120 $s inspect --format '{{{{.Digest}}}}' containers-sto
     assert re.search(r"stored: sha256:[0-9a-f]{64}", out), out
 
 
+def test_rootless_buildah_finds_the_bundles_helpers_and_config(dist, tmp_path):
+    """buildah re-executes a sealed copy of itself in the user's namespace (its /proc/self/exe reads
+    "/"): the copy must still find the bundle's netavark and etc/containers, passed down by the parent."""
+    with unprivileged_user() as (user, home):
+        prefix = home / ".local"
+        prefix.mkdir()
+        subprocess.run(["tar", "-C", prefix, "--strip-components=1", "-xf", dist / "buildah-linux-amd64.tar.zst"],
+                       check=True)
+        shutil.copy(BUSYBOX, home / "busybox")
+        chown_tree(home, user)
+        (home / "buildah.sh").write_text(f"""
+b={prefix}/bin/buildah
+c=$(timeout 120 $b from scratch)
+timeout 120 $b copy "$c" {home}/busybox /bin/busybox
+timeout 120 $b config --cmd '/bin/busybox echo made' "$c"
+echo "committed: $(timeout 120 $b commit -q "$c" localhost/made:e2e)"
+echo "images: $(timeout 120 $b images --format '{{{{.Name}}}}:{{{{.Tag}}}}')"
+""")
+        setpriv = f"setpriv --reuid {user} --regid {user} --init-groups env -i HOME={home} USER={user} " \
+                  f"XDG_RUNTIME_DIR={home}/.run PATH=/usr/bin:/bin"
+        out = run_script(f"{setpriv} sh -e {home}/buildah.sh").stdout
+    assert re.search(r"committed: [0-9a-f]{64}", out), out
+    assert "images: localhost/made:e2e" in out, out
+
+
 def test_arm64_bundle_under_qemu(dist, tmp_path):
     prefix, skopeo = tmp_path / "podman", tmp_path / "skopeo"
     for name, dest in (("podman-full", prefix), ("skopeo", skopeo)):
