@@ -61,10 +61,10 @@ def test_a_missing_tool_skips_its_location_with_a_note(tmp_path, http_root, monk
 def test_only_the_checksum_databases_own_not_found_allows_a_digest_only_pin():
     from staticbuild.mirrors import NOT_IN_SUMDB
     assert NOT_IN_SUMDB.search("github.com/containers/skopeo@v1.19.0: verifying go.mod: github.com/containers/"
-                               "skopeo@v1.19.0/go.mod: reading https://proxy.example/sumdb/sum.golang.org/lookup/"
+                               "skopeo@v1.19.0/go.mod: reading https://proxy.example/sumdb/sumdb.example/lookup/"
                                "github.com/containers/skopeo@v1.19.0: 404 Not Found")
-    for other in ("verifying module: dial tcp: lookup sum.golang.org: no such host",
-                  "reading https://sum.golang.org/lookup/x@v1: 503 Service Unavailable",
+    for other in ("verifying module: dial tcp: lookup sumdb.example: no such host",
+                  "reading https://sumdb.example/lookup/x@v1: 503 Service Unavailable",
                   "verifying x@v1: checksum mismatch (SECURITY ERROR): sumdb says h1:...",
                   "reading https://proxy.example/x/@v/v1.zip: 404 Not Found"):
         assert not NOT_IN_SUMDB.search(other), other

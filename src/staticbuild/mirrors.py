@@ -125,7 +125,7 @@ def fetch_crate(name: str, version: str, dest: Path) -> None:
 
 
 # The checksum database's explicit answer that it does not list a module version (through the
-# proxy: ".../sumdb/sum.golang.org/lookup/M@V: 404 Not Found"). Anything else (no network, a
+# proxy: ".../sumdb/<database>/lookup/M@V: 404 Not Found", the database being `go env GOSUMDB`). Anything else (no network, a
 # refused connection, a mismatch) is never taken as leave to skip the database.
 NOT_IN_SUMDB = re.compile(r"/lookup/\S+@\S+: 404 Not Found")
 
