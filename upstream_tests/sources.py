@@ -33,3 +33,13 @@ def tree(settings: Settings, component: str) -> Path:
         raise UpstreamTestError(str(exc)) from None
     (dest / ".complete").write_text(pin.version + "\n")
     return dest
+
+
+def test_files(settings: Settings, component: str, pattern: str) -> list[str]:
+    """The names of the pinned source's test files matching `pattern` (e.g. `test/*.bats`), sorted;
+    none is an error: a suite that finds nothing to run must not count as passing."""
+    folder, glob = pattern.rsplit("/", 1)
+    names = sorted(p.name for p in (tree(settings, component) / folder).glob(glob))
+    if not names:
+        raise UpstreamTestError(f"{component}'s source has no {pattern}")
+    return names

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 from .. import bats, containers_env, dynamic, static
-from ..common import Settings, UpstreamTestError
+from ..common import Settings
 from ..results import Unit
-from ..sources import tree
+from ..sources import test_files, tree
 from . import Prepared, Suite
 
 TIMEOUT = 1800
@@ -28,10 +28,7 @@ class SkopeoSuite(Suite):
     smoke = ("001-basic.bats",)
 
     def units(self, settings: Settings) -> list[str]:
-        units = sorted(p.name for p in (tree(settings, "skopeo") / "systemtest").glob("*.bats"))
-        if not units:
-            raise UpstreamTestError("skopeo's module has no systemtest/*.bats")
-        return units
+        return test_files(settings, "skopeo", "systemtest/*.bats")
 
     def prepare(self, settings: Settings, flavor: str) -> Prepared:
         podman = static.prefix(settings, "podman")
