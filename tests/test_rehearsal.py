@@ -98,6 +98,9 @@ def test_the_release_is_published_with_every_asset(s, released):
     assert release["tag_name"] == f"{TOOL}-v{version}" and not release["draft"] and not release["prerelease"]
     assert release["name"] == f"{TOOL.capitalize()} {version}"
     assert f"| {TOOL} | {version} |" in release["body"] and "sha256sum -c checksums.txt" in release["body"]
+    # the build job's upstream-suite gate ran in the debian:bookworm container, and release read its file
+    assert "### Upstream test suites (release gate)" in release["body"]
+    assert f"| amd64 | {TOOL} {version} |" in release["body"], release["body"]
     assert release["_make_latest"] == "false"  # the one "latest" badge is podman's
     head = scenarios.head(released.clone)
     assert release["target_commitish"] == head  # GITHUB_SHA: the commit the run was dispatched at

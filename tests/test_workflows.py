@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -194,8 +195,30 @@ def test_one_cache_per_tool_and_arch():
 
 
 def test_artifacts_can_be_uploaded_again_by_a_rerun():
-    upload = next(s for s in steps(load("build.yml"), "build") if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["overwrite"] is True
+    uploads = [s for s in steps(load("build.yml"), "build") if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert len(uploads) == 2 and all(upload["with"]["overwrite"] is True for upload in uploads)
+
+
+def test_upstream_suites_gate_every_release():
+    """The amd64 build runs the gate on the bundles it made; release reads that very file and refuses on ours."""
+    build = load("build.yml")
+    steps_ = steps(build, "build")
+    gate = next(i for i, s in enumerate(steps_) if "upstream_tests" in s.get("run", ""))
+    assert steps_[gate]["if"] == "matrix.arch == 'amd64'"
+    line = steps_[gate]["run"].splitlines()[-1]
+    assert "--bundles dist gate --tool \"$TOOL\" --out gate/upstream-gate.json" in line
+    verify = next(i for i, s in enumerate(steps_) if "staticbuild verify" in s.get("run", ""))
+    upload = next(s for s in steps_[gate:] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert verify < gate and upload["with"]["path"] == "gate/upstream-gate.json"
+    name = upload["with"]["name"]
+    bundles = next(s for s in steps(build, "release") if s.get("with", {}).get("pattern"))["with"]["pattern"]
+    assert not fnmatch.fnmatch(name.replace("${{ inputs.tool }}", "skopeo").replace("${{ inputs.version }}", "1.0"),
+                               bundles.replace("${{ inputs.tool }}", "skopeo").replace("${{ inputs.version }}", "1.0")), \
+        "the gate's artifact would be merged into dist/ and published"
+    download = next(s for s in steps(build, "release") if s.get("with", {}).get("name") == name)
+    assert download["with"]["path"] == "gate"
+    publish = [line for line in run_lines({"jobs": {"r": build["jobs"]["release"]}}) if "staticbuild release" in line]
+    assert "--gate gate/upstream-gate.json" in publish[0]
 
 
 def test_only_what_cannot_run_under_act_is_switched():
