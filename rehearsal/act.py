@@ -69,10 +69,13 @@ class Act:
     server_url: str  # GITHUB_SERVER_URL: the same server as github.localhost (github.py)
     podman_remote: Path  # the bundle's podman, as a client of the service (`podman --url`)
 
-    def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str]) -> list[str]:
+    def argv(self, clone: Path, run_dir: Path, repo: str, run_id: int, inputs: dict[str, str] | None) -> list[str]:
+        """act's command line: a workflow_dispatch with `inputs`, or with None the hourly `schedule` event
+        (no inputs at all, as GitHub's scheduled runs)."""
         platforms = [f"-P={label}={image}" for label, image in PLATFORMS.items()]
-        return [str(self.binary), "workflow_dispatch", "-W", ".github/workflows/check.yml", "-C", str(clone),
-                *(f"--input={k}={v}" for k, v in inputs.items()), *platforms, "--pull=false",
+        event = "schedule" if inputs is None else "workflow_dispatch"
+        return [str(self.binary), event, "-W", ".github/workflows/check.yml", "-C", str(clone),
+                *(f"--input={k}={v}" for k, v in (inputs or {}).items()), *platforms, "--pull=false",
                 "--container-daemon-socket=-", "--container-options=--privileged", "--reuse",
                 f"--artifact-server-path={run_dir / 'artifacts'}", "--artifact-server-addr=127.0.0.1",
                 f"--artifact-server-port={free_port()}", f"--cache-server-path={self.work / 'act-cache'}",
@@ -88,12 +91,14 @@ class Act:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_HOST": self.docker_host,
                 "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"), "LANG": "C.UTF-8"}
 
-    def start(self, name: str, clone: Path, repo: str, run_id: int, inputs: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    def start(self, name: str, clone: Path, repo: str, run_id: int,
+              inputs: dict[str, str] | None) -> tuple[subprocess.Popen, Path]:
         run_dir = self.work / "runs" / name
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "act.log"
-        say(f"{name}: act workflow_dispatch check.yml ({', '.join(f'{k}={v}' for k, v in inputs.items())}) "
-            f"for {repo}; log {log}")
+        event = ("schedule" if inputs is None else
+                 f"workflow_dispatch ({', '.join(f'{k}={v}' for k, v in inputs.items())})")
+        say(f"{name}: act {event} check.yml for {repo}; log {log}")
         out = log.open("w")
         proc = subprocess.Popen(self.argv(clone, run_dir, repo, run_id, inputs), stdout=out, stderr=subprocess.STDOUT,
                                 env=self.env(), cwd=clone, start_new_session=True)
@@ -111,7 +116,7 @@ class Act:
         echo_progress(log, seen)
         return RunResult(name, proc.returncode, log, job_results(log), time.monotonic() - started)
 
-    def run(self, name: str, clone: Path, repo: str, run_id: int, inputs: dict[str, str],
+    def run(self, name: str, clone: Path, repo: str, run_id: int, inputs: dict[str, str] | None,
             timeout: float = 3 * 3600) -> RunResult:
         started = time.monotonic()
         proc, log = self.start(name, clone, repo, run_id, inputs)

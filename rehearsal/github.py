@@ -36,7 +36,7 @@ SERVER_NAME = "github.localhost"  # see LocalGitHub.server_url  # act's GITHUB_T
 # Upstream as the rehearsal shows it: each tool's newest stable release is what staticbuild.lock pins.
 UPSTREAM = {
     "containers/podman": ["v6.0.1", "v6.0.2", "v6.1.0-rc1"],
-    "containers/buildah": ["v1.44.0", "v1.44.1"],
+    "containers/buildah": ["v1.44.1", "v1.45.0"],
     "containers/skopeo": ["v1.18.0", "v1.19.0", "v1.20.0-rc1"],
     "containers/crun": ["1.21"], "containers/conmon": ["v2.1.13"], "containers/netavark": ["v2.1.0"],
     "containers/aardvark-dns": ["v2.1.0"], "containers/fuse-overlayfs": ["v1.14"], "openSUSE/catatonit": ["v0.2.1"],

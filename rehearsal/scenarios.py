@@ -5,10 +5,11 @@
 * `release`: check -> build (amd64, arm64 in the debian:bookworm container) -> test-arm64 ->
   release, published on the local GitHub;
 * `noop`: the same dispatch again: check finds the version released, nothing else runs;
-* `bump`: a run where upstream is ahead of the lock (the repository's lock pins skopeo 1.18.0):
-  check proposes 1.19.0, the bump job pins it, commits the lock and pushes that commit to the
-  repository's default branch on the local GitHub; build, test-arm64 and release run at the
-  bump commit, and the release's tag points at it;
+* `bump`: the hourly `schedule` event (no inputs: every tool, as on GitHub) where upstream is
+  ahead of the lock for skopeo (the repository's lock pins 1.18.0) and podman and buildah are
+  released already: check proposes skopeo 1.19.0, the bump job pins it, commits the lock and
+  pushes that commit to the repository's default branch on the local GitHub; build, test-arm64
+  and release run at the bump commit, and the release's tag points at it;
 * `cut_off`: a run whose release upload is cut off (act and its containers killed while an
   asset is on the wire: the local GitHub holds that upload, reading it slowly, so the cut comes
   at a known point of `staticbuild release`'s own code path, and sees the connection end short),
@@ -35,6 +36,7 @@ from .session import Session, clone
 OLDER = "1.18.0"  # upstream's release before the newest (github.UPSTREAM), for the bump
 
 TOOL = "skopeo"  # the quickest tool to build
+OTHER_TOOLS = ("podman", "buildah")  # released already on the local GitHub when the scheduled run comes
 HELD_ASSET = f"{TOOL}-linux-arm64.tar.zst"  # uploaded after the amd64 files: a cut-off leaves a partial release
 
 
@@ -107,8 +109,11 @@ def release(s: Session, repo: str = "rehearsal/staticbuild") -> Outcome:
 
 
 def bump(s: Session, repo: str = "rehearsal/bump") -> Outcome:
+    """A scheduled run, unattended: only skopeo is behind upstream, the other tools are released here."""
     out = Outcome(repo, repository(s, repo, "bump", pin_older))
-    out.runs.append(dispatch(s, "bump", repo, out.clone, 401))
+    for tool in OTHER_TOOLS:
+        s.github.add_release(repo, f"{tool}-v{locked_version(out.clone, tool)}")
+    out.runs.append(s.act.run("bump", out.clone, repo, 401, None))
     out.bump_commit = s.github.git_head(repo)
     return out
 

@@ -128,7 +128,7 @@ def test_a_second_dispatch_is_a_no_op(s, second):
     assert len(releases(s, second.repo)) == 1
 
 
-def test_a_bump_pins_commits_and_pushes_the_lock_and_the_release_is_tagged_at_that_commit(s, bumped):
+def test_a_scheduled_bump_pins_commits_and_pushes_the_lock_and_the_release_is_tagged_at_that_commit(s, bumped):
     run = bumped.runs[-1]
     for job in ("/check", "/bump", "/test-arm64", "/release"):
         assert run.job(job) == "succeeded", (job, run.jobs)
@@ -144,7 +144,12 @@ def test_a_bump_pins_commits_and_pushes_the_lock_and_the_release_is_tagged_at_th
         s.github.git_show(bumped.repo, start, "staticbuild.lock")  # one commit on top of the dispatched one
     changed = s.github.git_diff_names(bumped.repo, start, commit)
     assert changed == ["staticbuild.lock"]  # only the lock is committed
-    (release,) = releases(s, bumped.repo)
+    # a scheduled run checks every tool: podman and buildah, released already, build nothing
+    assert not [j for j in run.jobs if "podman" in j or "buildah" in j], run.jobs
+    others = [r for r in releases(s, bumped.repo) if not r["tag_name"].startswith(f"{TOOL}-v")]
+    assert sorted(r["tag_name"].split("-v")[0] for r in others) == sorted(scenarios.OTHER_TOOLS)
+    assert all(s.github.asset_data(r) == {} for r in others)  # untouched
+    (release,) = [r for r in releases(s, bumped.repo) if r["tag_name"].startswith(f"{TOOL}-v")]
     version = published_version(release)
     assert version != scenarios.OLDER and not release["draft"]
     assert release["target_commitish"] == commit  # the tag points at the bump commit ...
