@@ -186,7 +186,8 @@ def in_namespace(ns: Isolation, build: Build, command: list[str]) -> str:
         proc = subprocess.run(ns.argv(command, build.podman_env), stdout=subprocess.PIPE, stderr=log, text=True,
                               cwd=REPO)  # the loops are `python -m bench.…` modules of this checkout
     if proc.returncode != 0:
-        raise SystemExit(f"runtime, {build.name}: {' '.join(command[:4])} … failed ({proc.returncode}); see {build.log}")
+        raise SystemExit(f"runtime, {build.name}: {' '.join(command[:4])} … failed ({proc.returncode}); "
+                         f"see {build.log}")
     return proc.stdout
 
 
