@@ -1,4 +1,4 @@
-"""`python -m bench [all|prefetch|build|sizes|allocator|report]`: run benchmarks, then rewrite docs/BENCHMARKS.md."""
+"""`python -m bench [all|prefetch|build|sizes|allocator|runtime|report]`: run benchmarks, rewrite docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from staticbuild.cli import default_cache
 
-from . import allocator, build, prefetch, report, sizes
+from . import allocator, build, prefetch, report, runtime, sizes
 from .common import BenchSettings, latest_results, load, save, say, today_results
 
 
@@ -23,7 +23,9 @@ from .common import BenchSettings, latest_results, load, save, say, today_result
               help="Repetitions of each cheap measurement (cold builds and bumps run once).")
 @click.pass_context
 def main(ctx: click.Context, downloads_from: Path, work: Path, runs: int) -> None:
-    """Benchmarks: build speed, cross-compile cost, sizes, allocator. Results: bench/results/<date>.json."""
+    """Benchmarks: build speed, cross-compile cost, sizes, allocator, run time against a dynamic build.
+
+    Results: bench/results/<date>.json."""
     work.mkdir(parents=True, exist_ok=True)
     ctx.obj = BenchSettings(downloads_from=downloads_from.resolve() if downloads_from.is_dir() else None,
                             work=work.resolve(), runs=runs, results=today_results())
@@ -50,6 +52,8 @@ prefetch_cmd = section("prefetch", prefetch, fetch_first=False)
 build_cmd = section("build", build, fetch_first=True)
 sizes_cmd = section("sizes", sizes, fetch_first=False)
 allocator_cmd = section("allocator", allocator, fetch_first=True)
+# no prefetch: it builds nothing itself (upstream_tests keeps the bundle and the dynamic builds)
+runtime_cmd = section("runtime", runtime, fetch_first=False)
 
 
 @main.command("report")
@@ -61,8 +65,8 @@ def report_cmd() -> None:
 @main.command("all")
 @click.pass_context
 def all_cmd(ctx: click.Context) -> None:
-    """Every benchmark (build, sizes, allocator), then the report."""
-    for command in (build_cmd, sizes_cmd, allocator_cmd):
+    """Every benchmark (build, sizes, allocator, runtime), then the report."""
+    for command in (build_cmd, sizes_cmd, allocator_cmd, runtime_cmd):
         ctx.invoke(command)
 
 

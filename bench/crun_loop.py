@@ -1,7 +1,7 @@
 """`python -m bench.crun_loop CRUN BUNDLE N`: start the bundle's container N times, print JSON.
 
-Runs inside the private mount namespace that workloads.crun_starts sets up. Each start is
-`crun run` waited for with wait4, so crun's own CPU time and peak memory are read per run
+Runs inside the private mount namespace that workloads.crun_starts (or runtime.py) sets up.
+Each start is `crun run` waited for with wait4, so crun's own CPU time and peak memory are read per run
 (the container's /bin/true is a waited-for child of crun and counts too: a busybox `true`).
 """
 

@@ -55,6 +55,8 @@ def write(results_file: Path) -> None:
     if "allocator" in r:
         parts.append(allocator_section(r["allocator"]))
         plot_allocator(r["allocator"], DOC.parent / ALLOC_PNG)
+    if "runtime" in r:
+        parts.append(runtime_section(r["runtime"], r["machine"]))
     DOC.write_text("\n\n".join(parts) + "\n")
     README.write_text(HEADLINE.sub(lambda m: m.group(1) + headline(r, results_file) + "\n" + m.group(2),
                                    README.read_text()))
@@ -75,7 +77,7 @@ times are end to end, measured by the harness around the same `staticbuild` comm
 user runs. Rerun all of it with `make bench` (run time: see below; it needs root, for FUSE
 mounts and containers). Everything it builds is downloaded first, outside any timing
 (`python -m bench prefetch`, reusing the downloads of `~/.cache/staticbuild` where it has
-them{prefetch_note(r)}); sections run alone with `python -m bench build|sizes|allocator`, and
+them{prefetch_note(r)}); sections run alone with `python -m bench build|sizes|allocator|runtime`, and
 `python -m bench report` redraws this page from the latest results. {durations(r)}"""
 
 
@@ -263,11 +265,15 @@ def workload_table(a: dict, path: tuple[str, ...], measures: list) -> str:
     return table(["build", *(column for _, column, _, _ in measures)], rows)
 
 
-def compare(data: dict, measure: str, other: str) -> str:
-    """mimalloc's median over the other's, marked ≈ when their min–max ranges overlap (within run-to-run spread)."""
-    ours, theirs = data["mimalloc"][measure], data[other][measure]
+def compare_stats(ours: dict, theirs: dict) -> str:
+    """Our median over theirs, marked ≈ when their min–max ranges overlap (within run-to-run spread)."""
     overlap = ours["min"] <= theirs["max"] and theirs["min"] <= ours["max"]
     return ratio(ours["median"], theirs["median"]) + (" ≈" if overlap else "")
+
+
+def compare(data: dict, measure: str, other: str) -> str:
+    """mimalloc's median over the other's (compare_stats)."""
+    return compare_stats(data["mimalloc"][measure], data[other][measure])
 
 
 def key_measures(measures: list) -> tuple[str, str, str]:
@@ -391,6 +397,81 @@ def plot_allocator(a: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+MS = lambda x: f"{x:.1f} ms"  # noqa: E731
+RUNTIME_NETWORK = {
+    "bridge": "the default network, a netavark bridge (inside each namespace's own network namespace, so its "
+              "nftables rules and the podman0 bridge never reach the host): every `podman run` includes netavark "
+              "setting it up and tearing it down, the build's own netavark each time. It ran without a failure here, "
+              "so there was no reason to leave it out",
+    "none": "`--network none` (BENCH_RUNTIME_NETWORK=none): no netavark in the path, only podman, conmon and crun",
+}
+
+
+RUNTIME_WORKLOADS = ("podman images", "podman ps -a", "podman run --rm", "crun run")  # the table's order
+
+
+def runtime_rows(w: dict) -> list[list[str]]:
+    """Per workload: latency and peak RSS of both builds (median, min–max) and static ÷ dynamic."""
+    rows = []
+    for name in (n for n in RUNTIME_WORKLOADS if n in w):
+        st, dy = w[name]["static"], w[name]["dynamic"]
+        rows.append([f"`{name}`", spread(st["latency_ms"], MS), spread(dy["latency_ms"], MS),
+                     compare_stats(st["latency_ms"], dy["latency_ms"]), spread(st["peak_rss_kib"], MIB),
+                     spread(dy["peak_rss_kib"], MIB), compare_stats(st["peak_rss_kib"], dy["peak_rss_kib"])])
+    return rows
+
+
+def runtime_section(rt: dict, m: dict) -> str:
+    setup, v, dyn = rt["setup"], rt["versions"], rt["linkage"]["dynamic"]
+    counts, runs = setup["counts"], next(iter(next(iter(rt["workloads"].values()))["static"].values()))["runs"]
+    linked = "; ".join(f"{name} {how.removeprefix('dynamic ')}" for name, how in dyn.items())
+    network = RUNTIME_NETWORK.get(setup["network"], f"`--network {setup['network']}`")
+    return f"""## Run time: static against dynamic
+
+Our static podman against the same version built the ordinary way, on the machine above
+({m['cpus']} cores). **static** is the podman-full bundle unpacked as users unpack it (`tar
+--strip-components=1` into a prefix, relocated: it finds its helpers in `lib/podman` and its
+config in `etc/containers` beside itself): musl, mimalloc, no shared library. **dynamic** is
+the same pinned sources built the ordinary way on this machine (glibc, Debian's libraries,
+our recipes' options and build tags; linked: {linked}), laid out as `make install` would put
+it in /usr/local, with the bundle's config files in /etc/containers. Both are upstream_tests'
+(its bundle and its dynamic builds, see docs/UPSTREAM-TESTS.md). Versions, from the lock:
+podman {v['podman']}, conmon {v['conmon']}, crun {v['crun']}, netavark {v['netavark']}, amd64.
+
+As root, each build in its own private mount namespace: a fresh tmpfs /run and /dev/shm
+(the two never share one: podman keeps its lock file, pthread mutexes, in /dev/shm, and a
+glibc podman hangs on one a musl podman made), a cgroup2 view of /sys/fs/cgroup with
+`cgroups = "disabled"` (podman 6 refuses the hybrid layout of these machines), upstream_tests'
+other test settings (ulimits within this machine's hard limits), its own network namespace,
+and its own graphroot (overlay driver) holding one image: `{setup['image']}` as upstream_tests
+makes it (busybox, {setup['image_bytes'] / 1e6:.1f} MB). Network: {network}.
+
+* `podman images`, `podman ps -a` (no containers): start-up of the CLI reading its storage
+  and database, {counts['podman images']} and {counts['podman ps -a']} invocations per repetition.
+* `podman run --rm --network {setup['network']} IMAGE true`: {counts['podman run --rm']} per repetition;
+  after each one the harness waits, outside the timing, for what podman leaves running (conmon,
+  `podman container cleanup`), so the next one starts on a quiet machine.
+* `crun run` of an OCI bundle (busybox, `/bin/true`, containers/common's seccomp profile as
+  podman applies it, crun's default namespaces; the allocator section's workload), the
+  bundle's static crun against the dynamic crun, {counts['crun run']} starts per repetition, in
+  a namespace with plain cgroup v1 (crun 1.21 takes that, not the hybrid layout).
+
+Each workload runs for both builds back to back in every repetition, the build that goes
+first alternating, each after one warm-up invocation. Latency is wall time per invocation
+from start to exit (`posix_spawn` and `wait4`): for podman the median of a repetition's
+invocations, for crun the mean of its series (crun_loop times the series). Peak RSS is
+`ru_maxrss` from `wait4`: the podman (or crun) process and the children it waited for, the
+largest in a repetition. Every figure is the median of {runs} repetitions with the spread
+(min–max); the ratio is static ÷ dynamic of the medians (below 1: static is faster or
+smaller), **≈** when the two builds' min–max ranges overlap (within run-to-run spread, as in
+the allocator section). `python -m bench runtime` reruns it alone (as root); it takes the
+bundle and the dynamic builds from upstream_tests' work folder (BENCH_UPSTREAM_WORK, default
+/var/tmp/staticbuild-upstream), where upstream_tests makes them first if they are missing.
+
+{table(["workload", "latency static", "latency dynamic", "static ÷ dynamic", "peak RSS static",
+        "peak RSS dynamic", "static ÷ dynamic"], runtime_rows(rt["workloads"]))}"""
 
 
 def headline(r: dict, results_file: Path) -> str:
