@@ -10,7 +10,7 @@ import click
 from staticbuild.cli import default_cache
 
 from . import allocator, build, prefetch, report, runtime, sizes
-from .common import BenchSettings, latest_results, load, save, say, today_results
+from .common import BenchSettings, load, save, say, today_results
 
 
 @click.group(invoke_without_command=True)
@@ -44,7 +44,7 @@ def section(name: str, module, fetch_first: bool) -> click.Command:
         save(s.results, name, module.run(s))
         save(s.results, "durations", load(s.results).get("durations", {}) | {name: round(time.monotonic() - started)})
         say(f"{name}: wrote {s.results}")
-        report.write(s.results)
+        report.write()
     return main.command(name, help=module.__doc__.splitlines()[0])(command)
 
 
@@ -59,7 +59,7 @@ runtime_cmd = section("runtime", runtime, fetch_first=False)
 @main.command("report")
 def report_cmd() -> None:
     """Rewrite docs/BENCHMARKS.md, its plots and the README's headline from the latest results."""
-    report.write(latest_results())
+    report.write()
 
 
 @main.command("all")

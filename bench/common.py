@@ -36,11 +36,22 @@ def today_results() -> Path:
     return RESULTS / f"{datetime.date.today().isoformat()}.json"
 
 
-def latest_results() -> Path:
-    files = sorted(RESULTS.glob("*.json"))
+def latest_results(results: Path = RESULTS) -> tuple[dict, dict[str, str]]:
+    """Each section from the newest results file that has it (sections are rerun alone on other days),
+    and the file each section came from. `machine` is the newest file's; `durations` merge per section."""
+    files = sorted(results.glob("*.json"))
     if not files:
         raise SystemExit("no benchmark results yet: run `make bench`")
-    return files[-1]
+    merged: dict = {}
+    origin: dict[str, str] = {}
+    for file in files:
+        for section, data in load(file).items():
+            if section == "durations":
+                merged.setdefault(section, {}).update(data)
+                continue
+            merged[section] = data
+            origin[section] = file.name
+    return merged, origin
 
 
 def load(path: Path) -> dict:

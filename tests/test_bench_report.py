@@ -9,10 +9,9 @@ import pytest
 
 from conftest import REPO
 
-pytest.importorskip("matplotlib")  # bench/report.py draws plots; `make bench` installs it
 sys.path.insert(0, str(REPO))  # bench/ is a top-level package beside src/
 
-from bench import report  # noqa: E402
+from bench import common, report  # noqa: E402
 
 
 def stat(median: float, low: float, high: float, runs: int = 3) -> dict:
@@ -54,3 +53,17 @@ def test_runtime_section_has_both_builds_ratios_and_the_spread_mark():
 def test_compare_stats_marks_overlap_only():
     assert report.compare_stats(stat(2, 1.9, 2.1), stat(1, 0.9, 1.1)) == "×2.00"
     assert report.compare_stats(stat(2, 1.0, 2.1), stat(1, 0.9, 1.1)) == "×2.00 ≈"
+
+
+def test_each_section_comes_from_the_newest_results_that_have_it(tmp_path):
+    """A section rerun alone (runtime today) must not drop the others measured on an earlier day."""
+    (tmp_path / "2026-11-24.json").write_text('{"machine": {"commit": "old"}, "build": {"a": 1}, "runtime": {"v": 1}, '
+                                              '"durations": {"build": 100, "runtime": 5}}')
+    (tmp_path / "2026-11-29.json").write_text('{"machine": {"commit": "new"}, "runtime": {"v": 2}, '
+                                              '"durations": {"runtime": 7}}')
+    merged, origin = common.latest_results(tmp_path)
+    assert merged["build"] == {"a": 1} and merged["runtime"] == {"v": 2} and merged["machine"]["commit"] == "new"
+    assert merged["durations"] == {"build": 100, "runtime": 7}
+    assert origin["build"] == "2026-11-24.json" and origin["runtime"] == "2026-11-29.json"
+    assert report.sources(origin) == ("[`bench/results/2026-11-24.json`](../bench/results/2026-11-24.json) (build); "
+                                      "[`bench/results/2026-11-29.json`](../bench/results/2026-11-29.json) (runtime)")
