@@ -574,3 +574,13 @@ def test_the_bump_jobs_outputs_name_what_was_pinned_and_count_what_was_not(fake,
     assert Lock.load(path).pins["podman"].version == "6.0.2", "what could not be verified stays as it was"
     assert "podman 6.0.3 not pinned: podman 6.0.3: the module zip is not in the checksum database" in \
         summary.read_text()
+
+
+def test_the_gnulib_snapshot_whose_argp_crun_cannot_find_is_refused():
+    """Found by the rehearsal's scheduled bump: gnulib 20250303's argp_parse is rpl_argp_parse and crun's
+    configure failed, so a bump must leave argp where it is (the pinned snapshot still passes)."""
+    from staticbuild.catalog import Catalog
+    from staticbuild.compat import beyond_limit
+    argp = Catalog.load().get("argp")
+    assert "rpl_argp_parse" in beyond_limit(argp, "20250303")
+    assert beyond_limit(argp, Lock.load(LOCK).pins["argp"].version) is None
