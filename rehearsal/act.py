@@ -53,6 +53,11 @@ class RunResult:
         return found[0] if len(found) == 1 else ("ambiguous" if found else None)
 
 
+def event_name(inputs: dict[str, str] | None) -> str:
+    """A dispatch carries inputs; the hourly schedule carries none (None)."""
+    return "schedule" if inputs is None else "workflow_dispatch"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,8 +78,7 @@ class Act:
         """act's command line: a workflow_dispatch with `inputs`, or with None the hourly `schedule` event
         (no inputs at all, as GitHub's scheduled runs)."""
         platforms = [f"-P={label}={image}" for label, image in PLATFORMS.items()]
-        event = "schedule" if inputs is None else "workflow_dispatch"
-        return [str(self.binary), event, "-W", ".github/workflows/check.yml", "-C", str(clone),
+        return [str(self.binary), event_name(inputs), "-W", ".github/workflows/check.yml", "-C", str(clone),
                 *(f"--input={k}={v}" for k, v in (inputs or {}).items()), *platforms, "--pull=false",
                 "--container-daemon-socket=-", "--container-options=--privileged", "--reuse",
                 f"--artifact-server-path={run_dir / 'artifacts'}", "--artifact-server-addr=127.0.0.1",
@@ -96,9 +100,8 @@ class Act:
         run_dir = self.work / "runs" / name
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "act.log"
-        event = ("schedule" if inputs is None else
-                 f"workflow_dispatch ({', '.join(f'{k}={v}' for k, v in inputs.items())})")
-        say(f"{name}: act {event} check.yml for {repo}; log {log}")
+        given = "" if inputs is None else f" ({', '.join(f'{k}={v}' for k, v in inputs.items())})"
+        say(f"{name}: act {event_name(inputs)}{given} check.yml for {repo}; log {log}")
         out = log.open("w")
         proc = subprocess.Popen(self.argv(clone, run_dir, repo, run_id, inputs), stdout=out, stderr=subprocess.STDOUT,
                                 env=self.env(), cwd=clone, start_new_session=True)
