@@ -5,6 +5,7 @@ from __future__ import annotations
 import lzma
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from staticbuild.recipe import Recipe, Upstream
 
 
 @pytest.fixture(scope="module")
-def signer(tmp_path_factory) -> tuple[str, Path, str]:
-    """A throw-away signing key: (GNUPGHOME, armored public key, fingerprint)."""
+def signer(tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
+    """A throw-away signing key: (GNUPGHOME, armored public key, fingerprint); its gpg-agent is
+    stopped afterwards (gpg starts one per home and it would outlive the run)."""
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
     env = os.environ | {"GNUPGHOME": str(home)}
@@ -32,7 +34,8 @@ def signer(tmp_path_factory) -> tuple[str, Path, str]:
     public = home / "public.asc"
     public.write_text(subprocess.run(["gpg", "--batch", "--armor", "--export", fingerprint], env=env, check=True,
                                      capture_output=True, text=True).stdout)
-    return str(home), public, fingerprint
+    yield str(home), public, fingerprint
+    subprocess.run(["gpgconf", "--kill", "all"], env=env, check=True, capture_output=True)
 
 
 def sign(signer, file: Path, signature: Path) -> Path:
