@@ -84,8 +84,15 @@ class PodmanSuite(Suite):
         env = prepared.data["env"]
         log = settings.work / "logs" / self.name / prepared.flavor / f"{unit}{'.only' if only else ''}.log"
         test_dir = self.test_dir(settings)
-        return bats.run_file(test_dir / unit, unit, cwd=test_dir.parent.parent, env=env.env, isolation=env.isolation,
-                             only=only, timeout=TIMEOUT, user=env.user, prefix_strip=PREFIX, log=log)
+        try:
+            return bats.run_file(test_dir / unit, unit, cwd=test_dir.parent.parent, env=env.env,
+                                 isolation=env.isolation, only=only, timeout=TIMEOUT, user=env.user,
+                                 prefix_strip=PREFIX, log=log)
+        finally:
+            if env.user:
+                # rootless podman's pause process outlives the unit's namespaces (and the gate, in a
+                # job container): each unit starts without one, none is left behind
+                containers_env.kill_user_processes()
 
 
 class PodmanRootlessSuite(PodmanSuite):
