@@ -15,7 +15,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # upstream_tests/ is a top-level package beside src/, like bench/
 
-from upstream_tests import bats, classify, report, results, tap  # noqa: E402
+from upstream_tests import bats, classify, reasons, report, results, tap  # noqa: E402
 from upstream_tests.common import Settings, UpstreamTestError  # noqa: E402
 from upstream_tests.results import Case, Run, Unit  # noqa: E402
 from upstream_tests.suites.crun import all_tests, skip_conditions  # noqa: E402
@@ -283,3 +283,16 @@ def test_the_gate_runs_the_whole_file_when_the_filter_misses_a_name(tmp_path):
     dynamic = gate.compare(settings_for(tmp_path), Suite(), static, ["f.bats :: nft - b"])
     assert calls == [["f.bats :: nft - b"], None]
     assert [(c.name, c.status) for c in dynamic.units["f.bats"].cases] == [("f.bats :: nft - b", "fail")]
+
+
+def test_environment_reasons_come_from_the_output_then_the_name_and_apply_to_their_suite_only():
+    # lines as podman's suite printed them here (29 November, rootful and rootless runs)
+    pids = "Error: OCI runtime error: crun: controller `pids` is not available under /sys/fs/cgroup/libpod_parent/x"
+    assert "replaces the one" in reasons.reason_for("podman", "030-run.bats :: podman run defaultenv", pids)
+    assert "replaces the one" in reasons.reason_for("podman-rootless", "030-run.bats :: x", "", pids)
+    assert reasons.reason_for("buildah", "run.bats :: x", pids) == ""  # a podman rule, not buildah's
+    by_name = reasons.reason_for("podman", "030-run.bats :: podman run --log-driver", "4 test assertions failed")
+    assert "journald" in by_name
+    nc = "nc: invalid option -- 'n'\nBusyBox v1.35.0 multi-call binary."
+    assert "`nc -l -n -v -p PORT`" in reasons.reason_for("podman", "500-networking.bats :: other", nc)
+    assert reasons.reason_for("podman", "030-run.bats :: something new", "exit code is 1; expected 0") == ""

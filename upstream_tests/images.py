@@ -25,7 +25,8 @@ from .common import Settings, UpstreamTestError, need
 DIFFERENCES = (
     "userland: Debian's busybox-static 1.35 (all its applets linked in /bin) instead of alpine 3.20.3's busybox "
     "1.36 and musl; `/bin/busybox-extras` is a two-line script that runs busybox (alpine ships busybox-extras as a "
-    "second busybox build with httpd and friends)",
+    "second busybox build with httpd and friends). Debian's build lacks applets alpine's has: no `printenv`, no "
+    "`adduser`, and its `nc` is the small one, without `-n` and `-v` (tests that use them fail both ways)",
     "`ip` (iproute2, for JSON output) and `socat` are Debian bookworm's dynamic binaries, copied with the glibc "
     "libraries they load (`ldd`), instead of alpine's packages",
     "`/etc/passwd`, `/etc/group` carry alpine's default accounts; `/etc/os-release` says `ID=alpine` with busybox "

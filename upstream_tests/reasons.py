@@ -44,6 +44,53 @@ RULES: tuple[Rule, ...] = (
          "the test reads one of upstream's real images on quay.io (libpod/alpine_labels, libpod/fedora:31, "
          "libpod/notmyarch, fedora/fedora, ...) whose labels, environment or platforms it checks; the local "
          "mirror carries only the images made here, and this machine has no route to quay.io"),
+    # podman: what the runs are given here (docs/UPSTREAM-TESTS.md, "The machine")
+    Rule("podman", r"does not have a cgroup|not compatible with NoCgroups|without using Cgroups",
+         "podman runs here with cgroups = \"disabled\" (podman 6 refuses this machine's hybrid v1 layout, "
+         "and the cgroup2 mount it is given has no controllers): pause, commit of a running container, "
+         "top and runtimes without NoCgroups support refuse"),
+    Rule("podman", r"controller `pids` is not available under /sys/fs/cgroup",
+         "the test sets a CONTAINERS_CONF_OVERRIDE of its own, which replaces the one that gives these runs "
+         "cgroups = \"disabled\"; podman then asks crun for a pids cgroup on a cgroup2 mount without "
+         "controllers (this machine's hybrid layout)"),
+    Rule("podman", r"unable to find network with name or ID",
+         "the test unsets CONTAINERS_CONF_OVERRIDE, the file that gives these runs their network config "
+         "folder in the work area (and cgroups = \"disabled\"); the networks it creates are then not found "
+         "again"),
+    Rule("podman", r"setrlimit `RLIMIT_NOFILE`: Operation not permitted|wrong ulimit -n default value",
+         "the test expects a RLIMIT_NOFILE hard limit of 1048576; this sandbox's is 20000 and root here "
+         "lacks CAP_SYS_RESOURCE to raise it"),
+    Rule("podman", r"buildah: command not found",
+         "the test calls buildah, which upstream's CI installs beside podman; the podman suite is given no "
+         "buildah here"),
+    Rule("podman", r"(printenv|adduser): not found|executable file `(printenv|adduser)` not found",
+         "the test runs a command the test image made here lacks (printenv, adduser: Debian's "
+         "busybox-static 1.35 is built without those applets; alpine's busybox has them)"),
+    Rule("podman", r"nc: invalid option -- 'n'|:: podman network create$|"
+                   r":: podman networking: port with --userns=keep-id|Netns path should be set",
+         "the test's container runs `nc -l -n -v -p PORT`: Debian's busybox-static nc is the small one, "
+         "without -n and -v (alpine's has them), so the container exits at once and the test finds it "
+         "stopped"),
+    Rule("podman", r"can't remove '/etc/mtab'",
+         "the test image made here has no /etc/mtab (alpine's base has the symlink to /proc/mounts)"),
+    Rule("podman", r"Include journald in compilation path|:: podman run --log-driver( journald)?$",
+         "conmon is built without journald support, in both builds (no systemd here, and the static "
+         "bundle has no libsystemd): --log-driver journald fails"),
+    Rule("podman", r"grep: /etc/containers/storage\.conf: No such file",
+         "the test copies /etc/containers/storage.conf; these runs get their storage configuration "
+         "through CONTAINERS_STORAGE_CONF so that nothing is written to /etc, and there is none there"),
+    Rule("podman", r"--health-on-failure=stop|Container never entered 'stopping' state|"
+                   r":: podman container rm doesn't affect stopping containers$",
+         "the test waits for a failing healthcheck to stop the container; podman schedules healthchecks "
+         "with systemd timers, and systemd is not PID 1 here"),
+    Rule("podman", r"lookup [\w.-]+ on [\d.]+:53|raw\.githubusercontent\.com",
+         "the test fetches a file from the internet (a Dockerfile on GitHub); this machine has no route to it"),
+    Rule("podman", r"--rmi should warn that the image was not removed",
+         "the ':00000004' test image made here is the test image under a second name (one image ID), so "
+         "`run --rmi` only untags it and has nothing in use to warn about; upstream's is another image"),
+    Rule("podman", r":: build with copy-from referencing the base image$",
+         "the test expects more than 50 regular files in quay.io/libpod/alpine; the stand-in made here is "
+         "one busybox binary whose applets are symlinks"),
     Rule("crun", r"Device or resource busy: '/sys/fs/cgroup/freezer/frozen/'",
          "on a cgroup v1 host test_simple_delete freezes the container in a freezer cgroup of its own, and "
          "its clean-up (rmdir of that cgroup while the frozen task is still inside) fails with EBUSY, with "
