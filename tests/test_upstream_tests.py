@@ -296,3 +296,18 @@ def test_environment_reasons_come_from_the_output_then_the_name_and_apply_to_the
     nc = "nc: invalid option -- 'n'\nBusyBox v1.35.0 multi-call binary."
     assert "`nc -l -n -v -p PORT`" in reasons.reason_for("podman", "500-networking.bats :: other", nc)
     assert reasons.reason_for("podman", "030-run.bats :: something new", "exit code is 1; expected 0") == ""
+
+
+def test_static_buildah_runs_give_the_ordinary_test_helpers_the_bundle_s_helpers_and_policy(tmp_path):
+    from upstream_tests.suites.buildah import helpers_told_where
+    tool = tmp_path / "copy-helper"
+    tool.write_text('#!/bin/sh\necho "$CONTAINERS_HELPER_BINARY_DIR" "$@"\n')
+    tool.chmod(0o755)
+    settings = Settings(work=tmp_path / "work", cache=tmp_path, lock=tmp_path / "lock", arch="amd64", results=tmp_path)
+    prefix = tmp_path / "bundle"
+    wrapped = helpers_told_where(settings, {"copy": tool, "imgtype": tool}, prefix)
+    copy = subprocess.run([wrapped["copy"], "dir:a", "dir:b"], capture_output=True, text=True, check=True).stdout
+    assert copy.split() == [f"{prefix}/lib/podman", "--signature-policy", f"{prefix}/etc/containers/policy.json",
+                            "dir:a", "dir:b"]
+    imgtype = subprocess.run([wrapped["imgtype"], "x"], capture_output=True, text=True, check=True).stdout
+    assert imgtype.split() == [f"{prefix}/lib/podman", "x"]

@@ -43,14 +43,20 @@ class BuildahSuite(Suite):
         helpers = dynamic.ensure(settings, "buildah-tests") / "share/buildah-tests"
         if flavor == "static":
             prefix = static.prefix(settings, "buildah")
-            buildah, seen, path = prefix / "bin/buildah", str(prefix / "bin/buildah"), [prefix / "bin"]
+            # buildah's helpers look its runtime up by name on PATH (`type -p crun`) and skip every run
+            # test when it is not there; the bundle keeps crun in lib/podman, where buildah finds it
+            buildah, seen = prefix / "bin/buildah", str(prefix / "bin/buildah")
+            path = [prefix / "bin", prefix / "lib/podman"]
         else:
             root = dynamic.ensure(settings, "buildah", "crun", "netavark", "passt")
             buildah, seen, path = root / "bin/buildah", "/usr/local/bin/buildah", []
         env = containers_env.make(settings, self.name, flavor, [*path, helpers],
                                   ("buildah", "crun", "netavark", "passt"))
+        tools = {h: helpers / h for h in dynamic.BUILDAH_HELPERS}
+        if flavor == "static":
+            tools = helpers_told_where(settings, tools, prefix)
         env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
-                    **{f"{h.upper()}_BINARY": str(helpers / h) for h in dynamic.BUILDAH_HELPERS}}
+                    **{f"{h.upper()}_BINARY": str(path) for h, path in tools.items()}}
         return Prepared(flavor, {"buildah": buildah}, {"env": env})
 
     def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:
@@ -59,3 +65,20 @@ class BuildahSuite(Suite):
         log = settings.work / "logs" / "buildah" / prepared.flavor / f"{unit}{'.only' if only else ''}.log"
         return bats.run_file(tests / unit, unit, cwd=tests, env={**env.env, "TEST_SOURCES": str(tests)},
                              isolation=env.isolation, only=only, timeout=TIMEOUT, log=log)
+
+
+def helpers_told_where(settings: Settings, tools: dict[str, Path], prefix: Path) -> dict[str, Path]:
+    """The test helpers (bin/copy, ...) are ordinary builds: they look for netavark and policy.json where
+    a distribution installs them (/usr/libexec/podman, /etc/containers), which the dynamic run has and
+    the static run does not (the bundle's buildah finds its own beside itself). Wrappers point the
+    helpers at the bundle's; buildah itself is run as it is."""
+    folder = settings.dir("buildah", settings.arch, "static-helpers")
+    policy = prefix / "etc/containers/policy.json"
+    wrapped = {}
+    for name, tool in tools.items():
+        extra = f" --signature-policy {policy}" if name == "copy" else ""
+        wrapper = folder / name
+        wrapper.write_text(f"#!/bin/sh\nCONTAINERS_HELPER_BINARY_DIR={prefix / 'lib/podman'} exec {tool}{extra} \"$@\"\n")
+        wrapper.chmod(0o755)
+        wrapped[name] = wrapper
+    return wrapped
