@@ -520,12 +520,9 @@ def headline(r: dict, origin: dict[str, str]) -> str:
                      + "; ".join(f"{label} {rows[label][3]} / {rows[label][4]}" for _, label, _ in WORKLOADS)
                      + " (peak memory and where the allocator does not matter: see BENCHMARKS.md).")
     if "runtime" in r:
-        w = r["runtime"]["workloads"]
+        rows = runtime_rows(r["runtime"]["workloads"])  # [workload, latency x3, peak RSS x3]
         lines.append("- **Run time, static against dynamic** (the same versions built the ordinary way, glibc; "
                      "static ÷ dynamic, ≈: within run-to-run spread): latency "
-                     + "; ".join(f"`{n}` {compare_stats(w[n]['static']['latency_ms'], w[n]['dynamic']['latency_ms'])}"
-                                 for n in RUNTIME_WORKLOADS if n in w)
-                     + ". Peak RSS "
-                     + "; ".join(f"`{n}` {compare_stats(w[n]['static']['peak_rss_kib'], w[n]['dynamic']['peak_rss_kib'])}"
-                                 for n in RUNTIME_WORKLOADS if n in w) + ".")
+                     + "; ".join(f"{row[0]} {row[3]}" for row in rows) + ". Peak RSS "
+                     + "; ".join(f"{row[0]} {row[6]}" for row in rows) + ".")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO))  # upstream_tests/ is a top-level package beside s
 from upstream_tests import bats, classify, reasons, report, results, tap  # noqa: E402
 from upstream_tests.common import Settings, UpstreamTestError  # noqa: E402
 from upstream_tests.results import Case, Run, Unit  # noqa: E402
+from upstream_tests.suites.buildah import helpers_told_where  # noqa: E402
 from upstream_tests.suites.crun import all_tests, skip_conditions  # noqa: E402
 
 # Recorded with Debian's bats 1.8.2 (`bats --tap`) and podman 6.0.2's helpers (the "[030] " prefix).
@@ -299,7 +300,6 @@ def test_environment_reasons_come_from_the_output_then_the_name_and_apply_to_the
 
 
 def test_static_buildah_runs_give_the_ordinary_test_helpers_the_bundle_s_helpers_and_policy(tmp_path):
-    from upstream_tests.suites.buildah import helpers_told_where
     tool = tmp_path / "copy-helper"
     tool.write_text('#!/bin/sh\necho "$CONTAINERS_HELPER_BINARY_DIR" "$@"\n')
     tool.chmod(0o755)

@@ -41,22 +41,21 @@ class BuildahSuite(Suite):
 
     def prepare(self, settings: Settings, flavor: str) -> Prepared:
         helpers = dynamic.ensure(settings, "buildah-tests") / "share/buildah-tests"
+        tools = {h: helpers / h for h in dynamic.BUILDAH_HELPERS}
         if flavor == "static":
             prefix = static.prefix(settings, "buildah")
+            buildah, seen = prefix / "bin/buildah", str(prefix / "bin/buildah")
             # buildah's helpers look its runtime up by name on PATH (`type -p crun`) and skip every run
             # test when it is not there; the bundle keeps crun in lib/podman, where buildah finds it
-            buildah, seen = prefix / "bin/buildah", str(prefix / "bin/buildah")
             path = [prefix / "bin", prefix / "lib/podman"]
+            tools = helpers_told_where(settings, tools, prefix)
         else:
             root = dynamic.ensure(settings, "buildah", "crun", "netavark", "passt")
             buildah, seen, path = root / "bin/buildah", "/usr/local/bin/buildah", []
         env = containers_env.make(settings, self.name, flavor, [*path, helpers],
                                   ("buildah", "crun", "netavark", "passt"))
-        tools = {h: helpers / h for h in dynamic.BUILDAH_HELPERS}
-        if flavor == "static":
-            tools = helpers_told_where(settings, tools, prefix)
         env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
-                    **{f"{h.upper()}_BINARY": str(path) for h, path in tools.items()}}
+                    **{f"{h.upper()}_BINARY": str(tool) for h, tool in tools.items()}}
         return Prepared(flavor, {"buildah": buildah}, {"env": env})
 
     def run_unit(self, settings: Settings, prepared: Prepared, unit: str, only: list[str] | None = None) -> Unit:
