@@ -34,7 +34,7 @@ from pathlib import Path
 
 from staticbuild.bundle import CONFIG_DIR
 from staticbuild.cli import default_cache
-from upstream_tests import containers_env, dynamic, images, static
+from upstream_tests import containers_env, dynamic, images, static, testdeps
 from upstream_tests.common import BASE_PATH, RESULTS, Settings, UpstreamTestError, clean_env
 from upstream_tests.isolation import Isolation
 from upstream_tests.sources import version
@@ -77,7 +77,7 @@ def measure(s: BenchSettings) -> dict:
     remove_tree(root)  # fresh storage every time: the image is loaded anew, no containers linger
     root.mkdir(parents=True)
     builds = [static_build(up, root), dynamic_build(up, root)]
-    archive = images.oci_archive(images.testimage(IMAGE), root / "testimage.tar")
+    archive = images.oci_archive(images.testimage(testdeps.busybox(up), IMAGE), root / "testimage.tar")
     for build in builds:
         load_image(build, archive)
     seen = {b.name: podman_info(b) for b in builds}

@@ -15,7 +15,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))  # upstream_tests/ is a top-level package beside src/, like bench/
 
-from upstream_tests import bats, classify, reasons, report, results, tap  # noqa: E402
+from upstream_tests import bats, classify, images, reasons, report, results, tap  # noqa: E402
 from upstream_tests.common import Settings, UpstreamTestError  # noqa: E402
 from upstream_tests.results import Case, Run, Unit  # noqa: E402
 from upstream_tests.suites.buildah import helpers_told_where  # noqa: E402
@@ -311,3 +311,22 @@ def test_static_buildah_runs_give_the_ordinary_test_helpers_the_bundle_s_helpers
                             "dir:a", "dir:b"]
     imgtype = subprocess.run([wrapped["imgtype"], "x"], capture_output=True, text=True, check=True).stdout
     assert imgtype.split() == [f"{prefix}/lib/podman", "x"]
+
+
+def test_the_registry_image_starts_as_the_real_one_with_its_config_or_an_explicit_entrypoint(tmp_path):
+    """buildah's suite runs `/entrypoint.sh CONFIG` in the registry image, podman's the image's own
+    entrypoint and command: both must reach `registry serve CONFIG` (here a stand-in registry that
+    prints its arguments), and anything else is run as it is, as in docker.io's registry image."""
+    image = images.registry_image(Path("/bin/echo"), Path("/bin/busybox"))
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["tar", "-x", "-C", root], input=image.layer, check=True)
+
+    def run_in_image(*argv: str) -> str:
+        return subprocess.run(["chroot", root, *argv], capture_output=True, text=True, check=True).stdout.strip()
+
+    config = image.config["Cmd"][0]
+    assert run_in_image(*image.config["Entrypoint"], *image.config["Cmd"]) == f"serve {config}"
+    assert run_in_image("/entrypoint.sh", config) == f"serve {config}"
+    assert run_in_image("/entrypoint.sh", "garbage-collect", config) == f"garbage-collect {config}"
+    assert run_in_image("/entrypoint.sh", "printf", "%s-%s", "a", "b") == "a-b"

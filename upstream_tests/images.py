@@ -3,7 +3,7 @@ suites use, written as OCI archives (for podman's image cache) and pushed to the
 
 podman's test image is built from its recipe in test/system/build-testimage: upstream starts
 from alpine 3.20.3 and adds busybox-extras, iproute2 and socat. No alpine image can be had
-here, so the same recipe is followed on a static busybox (Debian's busybox-static). The
+here, so the same recipe is followed on a static busybox (testdeps.busybox). The
 differences, all written down in docs/UPSTREAM-TESTS.md (DIFFERENCES below):
 """
 
@@ -23,10 +23,11 @@ from pathlib import Path
 from .common import Settings, UpstreamTestError, need
 
 DIFFERENCES = (
-    "userland: Debian's busybox-static 1.35 (all its applets linked in /bin) instead of alpine 3.20.3's busybox "
-    "1.36 and musl; `/bin/busybox-extras` is a two-line script that runs busybox (alpine ships busybox-extras as a "
-    "second busybox build with httpd and friends). Debian's build lacks applets alpine's has: no `printenv`, no "
-    "`adduser`, and its `nc` is the small one, without `-n` and `-v` (tests that use them fail both ways)",
+    "userland: busybox 1.35 (the source of Debian's busybox-static) built here with upstream's default "
+    "configuration, static, all its applets linked in /bin, instead of alpine 3.20.3's busybox 1.36 and musl "
+    "(Debian's own build lacks `printenv`, `adduser` and netcat's `-n`/`-v`, which the suites use); "
+    "`/bin/busybox-extras` is a two-line script that runs busybox (alpine ships busybox-extras as a second "
+    "busybox build with httpd and friends)",
     "`ip` (iproute2, for JSON output) and `socat` are Debian bookworm's dynamic binaries, copied with the glibc "
     "libraries they load (`ldd`), instead of alpine's packages",
     "`/etc/passwd`, `/etc/group` carry alpine's default accounts; `/etc/os-release` says `ID=alpine` with busybox "
@@ -35,7 +36,8 @@ DIFFERENCES = (
     "@1600000000, healthcheck, pause, bytecheck), WORKDIR, CMD and labels; created at the tag's date",
     "amd64 only: the ':00000004' image upstream keeps multi-arch is a one-arch copy of the test image",
     "the registry image (quay.io/libpod/registry:2.8.2, a copy of docker.io's registry 2.8.2) is Debian's "
-    "docker-registry 2.8.2 binary with its libraries and the registry image's default config.yml",
+    "docker-registry 2.8.2 binary with its libraries on the busybox userland, with the registry image's default "
+    "config.yml and an /entrypoint.sh that does what the real one does",
     "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox tree under those names "
     "(Docker schema 2 media types, as upstream's); the test image is OCI",
     "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
@@ -162,6 +164,16 @@ health:
     interval: 10s
     threshold: 3
 """
+# what the registry image's /entrypoint.sh does: a config file alone means `registry serve FILE`, a
+# registry subcommand or option is given to the registry, anything else is run as it is
+REGISTRY_ENTRYPOINT = """#!/bin/sh
+set -e
+case "$1" in
+    *.yaml|*.yml) set -- registry serve "$@" ;;
+    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+exec "$@"
+"""
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -221,9 +233,9 @@ def with_libraries(tree: Tree, binary: str, dest: str) -> None:
                 tree.link(path, real)
 
 
-def busybox_tree(with_extras: bool = True) -> Tree:
-    need("busybox", "ldd")
-    busybox = Path("/bin/busybox")
+def busybox_tree(busybox: Path, with_extras: bool = True) -> Tree:
+    """A root file system of one static busybox (testdeps.busybox) with every applet linked in /bin."""
+    need("ldd")
     tree = Tree()
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "lib", "etc", "root", "var/tmp",
               "var/lib", "home", "media", "mnt", "opt", "srv", "run", "proc", "sys", "dev"):
@@ -327,8 +339,8 @@ TESTIMAGE_TAG = "20241011"
 TESTIMAGE_CREATED = 1728604800  # 2024-10-11T00:00:00Z, the tag's date
 
 
-def testimage(name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
-    tree = busybox_tree()
+def testimage(busybox: Path, name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
+    tree = busybox_tree(busybox)
     tree.dir("home/podman")
     tree.file("home/podman/testimage-id", TESTIMAGE_TAG + "\n", 0o644, mtime=1600000000)
     tree.file("home/podman/pause", PAUSE, 0o755)
@@ -346,18 +358,21 @@ def testimage(name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
                           'CMD ["/bin/echo", "This container is intended for podman CI testing"]'))
 
 
-def busybox_image(name: str) -> Image:
-    return Image(name, busybox_tree(with_extras=False).layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]},
+def busybox_image(busybox: Path, name: str) -> Image:
+    return Image(name, busybox_tree(busybox, with_extras=False).layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]},
                  TESTIMAGE_CREATED, docker=True)
 
 
-def registry_image(registry_binary: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:
-    tree = Tree()
-    for d in ("bin", "etc", "tmp", "var/lib/registry", "proc", "sys", "dev", "auth", "certs"):
+def registry_image(registry_binary: Path, busybox: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:
+    # on a busybox userland as the real image (alpine), because buildah's suite starts it with an explicit
+    # `/entrypoint.sh CONFIG` and podman's with the image's own entrypoint: both must work
+    tree = busybox_tree(busybox, with_extras=False)
+    for d in ("var/lib/registry", "auth", "certs"):
         tree.dir(d)
     with_libraries(tree, str(registry_binary), "bin/registry")
     tree.file("etc/docker/registry/config.yml", REGISTRY_CONFIG)
-    config = {"Env": [PATH_ENV], "Entrypoint": ["/bin/registry", "serve"], "Cmd": ["/etc/docker/registry/config.yml"],
+    tree.file("entrypoint.sh", REGISTRY_ENTRYPOINT, 0o755)
+    config = {"Env": [PATH_ENV], "Entrypoint": ["/entrypoint.sh"], "Cmd": ["/etc/docker/registry/config.yml"],
               "ExposedPorts": {"5000/tcp": {}}, "Volumes": {"/var/lib/registry": {}}}
     return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED, docker=True)
 

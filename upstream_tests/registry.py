@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from . import images
+from . import images, testdeps
 from .common import Settings, UpstreamTestError, run, say
 
 DEB = ("docker-registry", "2.8.2+ds1-1")  # bookworm's
@@ -128,15 +128,16 @@ def split(name: str) -> tuple[str, str, str]:
 
 def stand_ins(settings: Settings) -> dict[str, images.Image]:
     """Every image the suites pull, by the name they pull it under."""
-    test = images.testimage()
-    box = images.busybox_image("quay.io/libpod/busybox:latest")
+    busybox = testdeps.busybox(settings)
+    test = images.testimage(busybox)
+    box = images.busybox_image(busybox, "quay.io/libpod/busybox:latest")
     out = {test.name: test,
            "quay.io/libpod/testimage:00000004": images.Image("quay.io/libpod/testimage:00000004", test.layer,
                                                               test.config, test.created, history=test.history),
            box.name: box,
-           "quay.io/libpod/alpine:latest": images.busybox_image("quay.io/libpod/alpine:latest"),
-           "docker.io/library/busybox:latest": images.busybox_image("docker.io/library/busybox:latest")}
-    reg = images.registry_image(binary(settings))
+           "quay.io/libpod/alpine:latest": images.busybox_image(busybox, "quay.io/libpod/alpine:latest"),
+           "docker.io/library/busybox:latest": images.busybox_image(busybox, "docker.io/library/busybox:latest")}
+    reg = images.registry_image(binary(settings), busybox)
     out[reg.name] = reg
     return out
 
@@ -144,13 +145,14 @@ def stand_ins(settings: Settings) -> dict[str, images.Image]:
 def mirror(settings: Settings) -> tuple[Registry, Path]:
     """Start the mirror with every stand-in image; returns it and the registries.conf pointing there."""
     reg = Registry(settings, settings.work / "mirror").start()
-    for name, image in stand_ins(settings).items():
+    images_by_name = stand_ins(settings)
+    for name, image in images_by_name.items():
         host, repository, tag = split(name)
         reg.push(repository, tag, image)
     conf = settings.work / "mirror" / "registries.conf"
     conf.write_text(registries_conf(reg.address))
     conf.chmod(0o644)
-    say(f"local mirror on {reg.address} with {len(stand_ins(settings))} images")
+    say(f"local mirror on {reg.address} with {len(images_by_name)} images")
     return reg, conf
 
 

@@ -3,11 +3,12 @@ own sources. Each serves both runs of a suite alike; none of it is part of what 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from .common import Settings, run, say
+from .common import Settings, UpstreamTestError, run, say
 
 
 def installed_version(package: str) -> str:
@@ -46,5 +47,42 @@ def python_libmount(settings: Settings) -> Path | None:
     (dest / "libmount").mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "libmount" / "python" / "__init__.py", dest / "libmount" / "__init__.py")
     shutil.copy2(src / ".libs" / "pylibmount.so", dest / "libmount" / "pylibmount.so")
+    shutil.rmtree(build, ignore_errors=True)
+    return dest
+
+
+def busybox(settings: Settings) -> Path:
+    """A static busybox with upstream's default configuration, from the source of this machine's
+    busybox-static: Debian's own build leaves out applets alpine's busybox (podman's test image) has
+    and the suites use: `printenv`, `adduser`, and netcat's 1.10-compatible options
+    (`nc -l -n -v -p PORT` printing "listening on [::]:PORT"). Built once (about a minute)."""
+    source_version = subprocess.run(["dpkg-query", "-W", "-f", "${source:Version}", "busybox-static"],
+                                    capture_output=True, text=True).stdout.strip()
+    if not source_version:
+        raise UpstreamTestError("busybox-static is not installed (scripts/setup-upstream-tests installs it)")
+    upstream = source_version.split("-")[0].split(":")[-1]
+    dest = settings.work / "testdeps" / f"busybox-{upstream}-defconfig" / "busybox"
+    if dest.exists():
+        return dest
+    build = settings.work / "testdeps" / "busybox-build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    log = settings.dir("logs") / "testdeps-busybox.log"
+    say(f"building busybox {upstream} (defconfig, static) for the test images (log: {log})")
+    run(["apt-get", "source", "--download-only", f"busybox={source_version}"], log, cwd=build)
+    orig = next(build.glob(f"busybox_{upstream}.orig.tar.*"), None)
+    if orig is None:
+        raise UpstreamTestError(f"apt-get source busybox={source_version} gave no orig tarball (log: {log})")
+    run(["tar", "-xf", orig.name], log, cwd=build)
+    src = build / f"busybox-{upstream}"
+    # a fixed build date: the same busybox, hence the same test image, on every machine
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1600000000", "KBUILD_BUILD_TIMESTAMP": "2020-09-13"}
+    run(["make", "defconfig"], log, cwd=src, env=env)
+    config = src / ".config"
+    config.write_text(config.read_text().replace("# CONFIG_STATIC is not set", "CONFIG_STATIC=y"))
+    run(["make", f"-j{settings.jobs}", "busybox"], log, cwd=src, env=env)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "busybox", dest.with_suffix(".tmp"))
+    os.replace(dest.with_suffix(".tmp"), dest)
     shutil.rmtree(build, ignore_errors=True)
     return dest

@@ -12,10 +12,11 @@ images there are the busybox stand-ins of images.py (no alpine: its `apk` is not
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from .. import bats, containers_env, dynamic, static
-from ..common import Settings, UpstreamTestError
+from ..common import Settings, UpstreamTestError, need
 from ..results import Unit
 from ..sources import tree
 from . import Prepared, Suite
@@ -52,7 +53,11 @@ class BuildahSuite(Suite):
         else:
             root = dynamic.ensure(settings, "buildah", "crun", "netavark", "passt")
             buildah, seen, path = root / "bin/buildah", "/usr/local/bin/buildah", []
-        env = containers_env.make(settings, self.name, flavor, [*path, helpers],
+        # the suite builds its test HTTP server (`go build serve.go`) and asks `go env GOARCH`, as in
+        # upstream's CI, where Go is installed
+        need("go")
+        go = Path(shutil.which("go") or "go").resolve().parent
+        env = containers_env.make(settings, self.name, flavor, [*path, helpers, go],
                                   ("buildah", "crun", "netavark", "passt"))
         env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
                     **{f"{h.upper()}_BINARY": str(tool) for h, tool in tools.items()}}

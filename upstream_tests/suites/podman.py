@@ -15,7 +15,7 @@ import os
 import pwd
 from pathlib import Path
 
-from .. import bats, containers_env, dynamic, images, registry, static
+from .. import bats, containers_env, dynamic, images, registry, static, testdeps
 from ..common import Settings, UpstreamTestError
 from ..results import Unit
 from ..sources import tree
@@ -73,9 +73,9 @@ class PodmanSuite(Suite):
         tmp = Path(env.env["TMPDIR"])
         cache = tmp / f"podman-systest-imagecache-{uid(env.user)}"  # helpers.bash's PODMAN_IMAGECACHE
         cache.mkdir(parents=True)
-        for name in (images.testimage().name, "quay.io/libpod/registry:2.8.2"):
-            image = images.testimage() if "testimage" in name else images.registry_image(registry.binary(settings))
-            images.oci_archive(image, cache / images.cache_name(name))
+        busybox = testdeps.busybox(settings)
+        for image in (images.testimage(busybox), images.registry_image(registry.binary(settings), busybox)):
+            images.oci_archive(image, cache / images.cache_name(image.name))
         if env.user:
             entry = pwd.getpwnam(env.user)
             for folder, _, files in os.walk(tmp):
