@@ -330,3 +330,18 @@ def test_the_registry_image_starts_as_the_real_one_with_its_config_or_an_explici
     assert run_in_image("/entrypoint.sh", config) == f"serve {config}"
     assert run_in_image("/entrypoint.sh", "garbage-collect", config) == f"garbage-collect {config}"
     assert run_in_image("/entrypoint.sh", "printf", "%s-%s", "a", "b") == "a-b"
+
+
+def test_suites_start_with_default_signal_dispositions_whatever_the_caller_ignores(tmp_path):
+    """`nohup make upstream-tests &` ignores SIGHUP and SIGINT; buildah's test server then ignored the
+    `kill -HUP` that stops it and held bats' output open: copy.bats never ended."""
+    import signal
+    from upstream_tests.common import run_captured
+    saved = [signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGINT)]
+    try:
+        output, note = run_captured(["grep", "^SigIgn:", "/proc/self/status"], tmp_path, 30)
+    finally:
+        for sig, handler in zip((signal.SIGHUP, signal.SIGINT), saved):
+            signal.signal(sig, handler)
+    ignored = int(output.split()[1], 16)
+    assert note == "" and ignored & 0b11 == 0  # bit 0: SIGHUP, bit 1: SIGINT

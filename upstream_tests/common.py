@@ -81,6 +81,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {"PATH": BASE_PATH, "LANG": "C.UTF-8", "HOME": "/root", **keep, **extra}
 
 
+def default_signals() -> None:
+    """Suites start with SIGHUP, SIGINT and SIGQUIT at their defaults, as in upstream's CI, whatever the
+    caller ignores (`nohup`, or `cmd &` in a script, ignore some): buildah's tests stop their HTTP server
+    with `kill -HUP`, and a server that ignores it holds bats' output open, so the file never ends."""
+    import signal
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run_captured(argv: Sequence[str], cwd: Path, timeout: float) -> tuple[str, str]:
     """Run a suite's command with its output in a file (a process the suite leaves behind cannot hold
     a pipe open), in its own process group, killed whole on timeout. Returns (output, note)."""
@@ -88,7 +97,7 @@ def run_captured(argv: Sequence[str], cwd: Path, timeout: float) -> tuple[str, s
     import tempfile
     with tempfile.TemporaryFile(mode="w+", errors="replace") as out:
         proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=default_signals)
         note = ""
         try:
             proc.wait(timeout=timeout)
