@@ -253,6 +253,8 @@ def busybox_tree(busybox: Path, with_extras: bool = True) -> Tree:
     tree.file("etc/os-release", 'NAME="Alpine Linux (busybox stand-in)"\nID=alpine\nVERSION_ID=3.20.3\n'
               'PRETTY_NAME="busybox-static stand-in for Alpine Linux v3.20"\n')
     tree.file("etc/alpine-release", "3.20.3\n")
+    tree.file("etc/hostname", "localhost\n")  # as alpine's base (buildah's `run --no-hostname` reads it)
+    tree.link("etc/mtab", "../proc/mounts")  # as alpine's base (a podman test removes it)
     if with_extras:
         tree.file("bin/busybox-extras", '#!/bin/sh\nexec /bin/busybox "$@"\n', 0o755)
         with_libraries(tree, "/usr/bin/socat" if Path("/usr/bin/socat").exists() else shutil.which("socat"),
