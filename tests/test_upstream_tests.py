@@ -291,7 +291,16 @@ def test_environment_reasons_come_from_the_output_then_the_name_and_apply_to_the
     pids = "Error: OCI runtime error: crun: controller `pids` is not available under /sys/fs/cgroup/libpod_parent/x"
     assert "replaces the one" in reasons.reason_for("podman", "030-run.bats :: podman run defaultenv", pids)
     assert "replaces the one" in reasons.reason_for("podman-rootless", "030-run.bats :: x", "", pids)
-    assert reasons.reason_for("buildah", "run.bats :: x", pids) == ""  # a podman rule, not buildah's
+    no_buildah = "bash: buildah: command not found"
+    assert "buildah here" in reasons.reason_for("podman", "x", no_buildah)
+    assert reasons.reason_for("buildah", "run.bats :: x", no_buildah) == ""  # a podman rule, not buildah's
+    # buildah's, as its suite printed them here (7 December)
+    cpu = "crun creating container for [/bin/sh -c cut ...]: controller `cpu` is not available under /sys/fs/cgroup/b/x"
+    assert "CPU or memory limit" in reasons.reason_for("buildah", "from.bats :: from cpu-period test", cpu)
+    ubuntu = "Error: initializing source docker://ubuntu:latest: reading manifest latest in 127.0.0.1:60333/libpod/ubuntu"
+    assert "mirror does not have" in reasons.reason_for("buildah", "add.bats :: add from image", ubuntu)
+    assert "EPERM" in reasons.reason_for("buildah", "run.bats :: x", "creating container for [x]: capset: "
+                                                                     "Operation not permitted")
     by_name = reasons.reason_for("podman", "030-run.bats :: podman run --log-driver", "4 test assertions failed")
     assert "journald" in by_name
     nc = "nc: invalid option -- 'n'\nBusyBox v1.35.0 multi-call binary."
@@ -345,3 +354,19 @@ def test_suites_start_with_default_signal_dispositions_whatever_the_caller_ignor
             signal.signal(sig, handler)
     ignored = int(output.split()[1], 16)
     assert note == "" and ignored & 0b11 == 0  # bit 0: SIGHUP, bit 1: SIGINT
+
+
+def test_the_alpine_and_busybox_stand_ins_are_two_images_with_their_own_files():
+    """buildah's images tests pull both and expect two images (one ID each): same busybox, other files."""
+    alpine = images.busybox_image(Path("/bin/busybox"), "quay.io/libpod/alpine:latest", alpine=True)
+    box = images.busybox_image(Path("/bin/busybox"), "quay.io/libpod/busybox:latest")
+    assert images.blobs(alpine)[0]["config"]["digest"] != images.blobs(box)[0]["config"]["digest"]
+    assert "etc/apk/arch" in layer_files(alpine) and "etc/os-release" in layer_files(alpine)
+    assert "etc/os-release" not in layer_files(box) and "bin/sh" in layer_files(box)
+
+
+def layer_files(image: images.Image) -> set[str]:
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(image.layer)) as tar:
+        return set(tar.getnames())

@@ -38,8 +38,9 @@ DIFFERENCES = (
     "the registry image (quay.io/libpod/registry:2.8.2, a copy of docker.io's registry 2.8.2) is Debian's "
     "docker-registry 2.8.2 binary with its libraries on the busybox userland, with the registry image's default "
     "config.yml and an /entrypoint.sh that does what the real one does",
-    "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox tree under those names "
-    "(Docker schema 2 media types, as upstream's); the test image is OCI",
+    "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox with two images' files "
+    "(alpine's with its /etc/os-release, /etc/alpine-release and /etc/apk/arch, busybox's without), Docker schema "
+    "2 media types as upstream's; the test image is OCI",
     "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
     "those images' own labels and files fail both ways (*environment*: no network)",
 )
@@ -360,9 +361,16 @@ def testimage(busybox: Path, name: str = f"quay.io/libpod/testimage:{TESTIMAGE_T
                           'CMD ["/bin/echo", "This container is intended for podman CI testing"]'))
 
 
-def busybox_image(busybox: Path, name: str) -> Image:
-    return Image(name, busybox_tree(busybox, with_extras=False).layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]},
-                 TESTIMAGE_CREATED, docker=True)
+def busybox_image(busybox: Path, name: str, alpine: bool = False) -> Image:
+    """busybox or (alpine=True) alpine under `name`: the same busybox, but two images, as upstream's are
+    (buildah's images tests count them apart). busybox's has no alpine files, alpine's has apk's arch."""
+    tree = busybox_tree(busybox, with_extras=False)
+    if alpine:
+        tree.file("etc/apk/arch", "x86_64\n")
+    else:
+        for path in ("etc/os-release", "etc/alpine-release"):
+            tree.entries.pop(path)
+    return Image(name, tree.layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]}, TESTIMAGE_CREATED, docker=True)
 
 
 def registry_image(registry_binary: Path, busybox: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:

@@ -83,14 +83,33 @@ RULES: tuple[Rule, ...] = (
                    r":: podman container rm doesn't affect stopping containers$",
          "the test waits for a failing healthcheck to stop the container; podman schedules healthchecks "
          "with systemd timers, and systemd is not PID 1 here"),
-    Rule("podman", r"lookup [\w.-]+ on [\d.]+:53|raw\.githubusercontent\.com",
-         "the test fetches a file from the internet (a Dockerfile on GitHub); this machine has no route to it"),
+    Rule("", r"lookup [\w.-]+ on [\d.]+:53|raw\.githubusercontent\.com|wget: bad address",
+         "the test fetches from the internet (a file on GitHub, an image from a public registry, a web "
+         "page); this machine has no route there"),
     Rule("podman", r"--rmi should warn that the image was not removed",
          "the ':00000004' test image made here is the test image under a second name (one image ID), so "
          "`run --rmi` only untags it and has nothing in use to warn about; upstream's is another image"),
     Rule("podman", r":: build with copy-from referencing the base image$",
          "the test expects more than 50 regular files in quay.io/libpod/alpine; the stand-in made here is "
          "one busybox binary whose applets are symlinks"),
+    # buildah: the same machine, seen by buildah's tests
+    Rule("buildah", r"controller `\w+` is not available under /sys/fs/cgroup|"
+                    r"opening file `memory\.max` for writing",
+         "the test sets a CPU or memory limit and reads it back from the container's cgroup; the cgroup2 "
+         "mount these runs get (this machine's hybrid layout) has no controllers to enable"),
+    Rule("buildah", r"reading manifest \S+ in 127\.0\.0\.1:\d+/",
+         "the test uses an image the local mirror does not have (ubuntu, quay.io/libpod/alpine_nginx, "
+         "registry:volume_omitted, ...): only the images made here are there, and no public registry is "
+         "reachable"),
+    Rule("buildah", r"image platform \(linux/amd64\) does not match the expected platform",
+         "the test pulls alpine for other architectures (arm64, s390x) and reads its /etc/apk/arch; the "
+         "mirror's alpine stand-in is one amd64 busybox image without apk"),
+    Rule("buildah", r"capset: Operation not permitted",
+         "--cap-add=ALL asks for every capability the kernel knows; this sandbox's bounding set lacks some "
+         "(CAP_SYS_RESOURCE among them), so the runtime's capset fails with EPERM"),
+    Rule("buildah", r"tests/tools/Makefile\": no such file",
+         "the test adds tests/tools/Makefile, which buildah's Go module zip (the pinned source) does not "
+         "carry: tests/tools is a Go module of its own"),
     Rule("crun", r"Device or resource busy: '/sys/fs/cgroup/freezer/frozen/'",
          "on a cgroup v1 host test_simple_delete freezes the container in a freezer cgroup of its own, and "
          "its clean-up (rmdir of that cgroup while the frozen task is still inside) fails with EBUSY, with "

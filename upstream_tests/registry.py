@@ -135,7 +135,7 @@ def stand_ins(settings: Settings) -> dict[str, images.Image]:
            "quay.io/libpod/testimage:00000004": images.Image("quay.io/libpod/testimage:00000004", test.layer,
                                                               test.config, test.created, history=test.history),
            box.name: box,
-           "quay.io/libpod/alpine:latest": images.busybox_image(busybox, "quay.io/libpod/alpine:latest"),
+           "quay.io/libpod/alpine:latest": images.busybox_image(busybox, "quay.io/libpod/alpine:latest", alpine=True),
            "docker.io/library/busybox:latest": images.busybox_image(busybox, "docker.io/library/busybox:latest")}
     reg = images.registry_image(binary(settings), busybox)
     out[reg.name] = reg
