@@ -62,13 +62,17 @@ class PodmanSuite(Suite):
         return list(self.files)
 
     def prepare(self, settings: Settings, flavor: str) -> Prepared:
+        # skopeo loads the cached test image; buildah makes the "external" containers of a few tests
+        # (upstream's CI installs both beside podman): each run gets its own build of them
+        companions = ("skopeo", "buildah")
         if flavor == "static":
-            prefix, skopeo = static.prefix(settings, "podman"), static.prefix(settings, "skopeo")
-            podman, seen, path = prefix / "bin/podman", str(prefix / "bin/podman"), [prefix / "bin", skopeo / "bin"]
+            prefix = static.prefix(settings, "podman")
+            podman, seen = prefix / "bin/podman", str(prefix / "bin/podman")
+            path = [prefix / "bin", *(static.prefix(settings, c) / "bin" for c in companions)]
         else:
-            root = dynamic.ensure(settings, *dynamic.PODMAN_SET, "skopeo")
+            root = dynamic.ensure(settings, *dynamic.PODMAN_SET, *companions)
             podman, seen, path = root / "bin/podman", "/usr/local/bin/podman", []
-        env = containers_env.make(settings, self.name, flavor, path, (*dynamic.PODMAN_SET, "skopeo"),
+        env = containers_env.make(settings, self.name, flavor, path, (*dynamic.PODMAN_SET, *companions),
                                   rootless=self.rootless)
         tmp = Path(env.env["TMPDIR"])
         cache = tmp / f"podman-systest-imagecache-{uid(env.user)}"  # helpers.bash's PODMAN_IMAGECACHE
