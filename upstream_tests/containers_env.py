@@ -190,6 +190,11 @@ def rootless_user(settings: Settings, suite: str, flavor: str) -> tuple[str, Pat
     (home / ".run").mkdir(parents=True, mode=0o700)
     for p in (home, home / ".run"):
         os.chown(p, entry.pw_uid, entry.pw_gid)
+    # the passwd entry names this HOME, as a real user's does: podman's --userns=keep-id takes the
+    # container user's home from it (a 030-run test mounts $HOME and expects it there)
+    if entry.pw_dir != str(home):
+        kill_user_processes()
+        subprocess.run(["usermod", "--home", str(home), ROOTLESS_USER], check=True, capture_output=True)
     # every folder above HOME must be enterable by the user
     for parent in home.parents:
         if parent == Path("/"):

@@ -39,7 +39,8 @@ class CrunSuite(Suite):
             "musl words EBUSY \"Resource busy\", glibc \"Device or resource busy\": on a cgroup v1 host the test "
             "freezes the container and expects `crun delete -f` to fail with EBUSY, accepting only glibc's text. "
             "Both builds fail the same way with the same errno; only strerror's wording differs. Not changed in "
-            "the build: rewording musl's error table would change every message of every bundled binary. On "
+            "the build yet: giving musl's error table glibc's texts is a toolchain change (every component "
+            "rebuilds; docs/UPSTREAM-TESTS.md, \"musl words five errors differently\"). On "
             "cgroup v2 hosts (GitHub's runners, current distributions) the test takes another path and passes."),
     }
 
