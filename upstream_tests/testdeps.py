@@ -16,6 +16,25 @@ def installed_version(package: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
+def upstream_version(debian_version: str) -> str:
+    """1:1.35.0-4+deb12u1 -> 1.35.0"""
+    return debian_version.split("-")[0].split(":")[-1]
+
+
+def debian_source(settings: Settings, package: str, version: str, log: Path) -> Path | None:
+    """Debian's source package `package`=`version` (its upstream tarball, from the signed archive),
+    unpacked into a fresh build folder; None when apt cannot get it."""
+    build = settings.work / "testdeps" / f"{package}-build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    run(["apt-get", "source", "--download-only", f"{package}={version}"], log, cwd=build, check=False)
+    orig = next(build.glob(f"{package}_{upstream_version(version)}.orig.tar.*"), None)
+    if orig is None:
+        return None
+    run(["tar", "-xf", orig.name], log, cwd=build)
+    return build / f"{package}-{upstream_version(version)}"
+
+
 def python_libmount(settings: Settings) -> Path | None:
     """util-linux's Python binding (`import libmount`, which crun's test_mounts.py needs; Fedora's
     python3-libmount): built from the source of the util-linux that this machine runs, so it
@@ -25,29 +44,22 @@ def python_libmount(settings: Settings) -> Path | None:
     if (dest / "libmount" / "pylibmount.so").exists():
         return dest
     version = installed_version("libmount1")
-    upstream = version.split("-")[0].split(":")[-1]
     if not version:
         say("no libmount1 package here: crun's test_mounts.py will skip itself")
         return None
-    build = settings.work / "testdeps" / "util-linux"
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
     log = settings.dir("logs") / "testdeps-python-libmount.log"
-    say(f"building util-linux {upstream}'s Python binding for crun's test_mounts.py (log: {log})")
-    fetched = run(["apt-get", "source", "--download-only", f"util-linux={version}"], log, cwd=build, check=False)
-    orig = next(build.glob(f"util-linux_{upstream}.orig.tar.*"), None)
-    if orig is None:
-        say(f"util-linux {version}'s source is not available ({fetched.returncode}): test_mounts.py will skip itself")
+    say(f"building util-linux {upstream_version(version)}'s Python binding for crun's test_mounts.py (log: {log})")
+    src = debian_source(settings, "util-linux", version, log)
+    if src is None:
+        say(f"util-linux {version}'s source is not available: test_mounts.py will skip itself")
         return None
-    run(["tar", "-xf", orig.name], log, cwd=build)
-    src = build / f"util-linux-{upstream}"
     run(["./configure", "--disable-all-programs", "--enable-libmount", "--enable-libblkid", "--enable-pylibmount",
          "--with-python=3", "--without-systemd", "--disable-nls", "--disable-bash-completion"], log, cwd=src)
     run(["make", f"-j{settings.jobs}", "pylibmount.la"], log, cwd=src)
     (dest / "libmount").mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "libmount" / "python" / "__init__.py", dest / "libmount" / "__init__.py")
     shutil.copy2(src / ".libs" / "pylibmount.so", dest / "libmount" / "pylibmount.so")
-    shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(src.parent, ignore_errors=True)
     return dest
 
 
@@ -60,21 +72,15 @@ def busybox(settings: Settings) -> Path:
                                     capture_output=True, text=True).stdout.strip()
     if not source_version:
         raise UpstreamTestError("busybox-static is not installed (scripts/setup-upstream-tests installs it)")
-    upstream = source_version.split("-")[0].split(":")[-1]
+    upstream = upstream_version(source_version)
     dest = settings.work / "testdeps" / f"busybox-{upstream}-defconfig" / "busybox"
     if dest.exists():
         return dest
-    build = settings.work / "testdeps" / "busybox-build"
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
     log = settings.dir("logs") / "testdeps-busybox.log"
     say(f"building busybox {upstream} (defconfig, static) for the test images (log: {log})")
-    run(["apt-get", "source", "--download-only", f"busybox={source_version}"], log, cwd=build)
-    orig = next(build.glob(f"busybox_{upstream}.orig.tar.*"), None)
-    if orig is None:
-        raise UpstreamTestError(f"apt-get source busybox={source_version} gave no orig tarball (log: {log})")
-    run(["tar", "-xf", orig.name], log, cwd=build)
-    src = build / f"busybox-{upstream}"
+    src = debian_source(settings, "busybox", source_version, log)
+    if src is None:
+        raise UpstreamTestError(f"apt-get source busybox={source_version} gave no source (log: {log})")
     # a fixed build date: the same busybox, hence the same test image, on every machine
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1600000000", "KBUILD_BUILD_TIMESTAMP": "2020-09-13"}
     run(["make", "defconfig"], log, cwd=src, env=env)
@@ -84,5 +90,5 @@ def busybox(settings: Settings) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "busybox", dest.with_suffix(".tmp"))
     os.replace(dest.with_suffix(".tmp"), dest)
-    shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(src.parent, ignore_errors=True)
     return dest
