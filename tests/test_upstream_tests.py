@@ -4,9 +4,12 @@ report, the gate's result file, bats filters, crun's skip reasons. Fast; no suit
 
 from __future__ import annotations
 
+import io
 import json
+import signal
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -344,7 +347,6 @@ def test_the_registry_image_starts_as_the_real_one_with_its_config_or_an_explici
 def test_suites_start_with_default_signal_dispositions_whatever_the_caller_ignores(tmp_path):
     """`nohup make upstream-tests &` ignores SIGHUP and SIGINT; buildah's test server then ignored the
     `kill -HUP` that stops it and held bats' output open: copy.bats never ended."""
-    import signal
     from upstream_tests.common import run_captured
     saved = [signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGINT)]
     try:
@@ -366,7 +368,5 @@ def test_the_alpine_and_busybox_stand_ins_are_two_images_with_their_own_files():
 
 
 def layer_files(image: images.Image) -> set[str]:
-    import io
-    import tarfile
     with tarfile.open(fileobj=io.BytesIO(image.layer)) as tar:
         return set(tar.getnames())

@@ -50,6 +50,12 @@ def need(*programs: str) -> None:
                                 "(scripts/setup-upstream-tests installs them; `make upstream-tests` runs it)")
 
 
+def program(name: str) -> Path:
+    """Where a host program is (need()'s search and its one-line error when it is missing)."""
+    need(name)
+    return Path(shutil.which(name, path=BASE_PATH + ":" + os.environ.get("PATH", "")) or name)
+
+
 def run(argv: Sequence[str | Path], log: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None,
         timeout: float | None = None, check: bool = True, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
     """Run a command with its output appended to `log`; a failure is one line that names the log."""

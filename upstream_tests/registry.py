@@ -17,6 +17,7 @@ import json
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -136,7 +137,7 @@ def stand_ins(settings: Settings) -> dict[str, images.Image]:
                                                               test.config, test.created, history=test.history),
            box.name: box,
            "quay.io/libpod/alpine:latest": images.busybox_image(busybox, "quay.io/libpod/alpine:latest", alpine=True),
-           "docker.io/library/busybox:latest": images.busybox_image(busybox, "docker.io/library/busybox:latest")}
+           "docker.io/library/busybox:latest": replace(box, name="docker.io/library/busybox:latest")}
     reg = images.registry_image(binary(settings), busybox)
     out[reg.name] = reg
     return out

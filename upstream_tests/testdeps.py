@@ -11,8 +11,9 @@ from pathlib import Path
 from .common import Settings, UpstreamTestError, run, say
 
 
-def installed_version(package: str) -> str:
-    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True)
+def installed_version(package: str, field: str = "Version") -> str:
+    """The installed package's version (`field="source:Version"`: its source package's), or ""."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f", f"${{{field}}}", package], capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
@@ -68,8 +69,7 @@ def busybox(settings: Settings) -> Path:
     busybox-static: Debian's own build leaves out applets alpine's busybox (podman's test image) has
     and the suites use: `printenv`, `adduser`, and netcat's 1.10-compatible options
     (`nc -l -n -v -p PORT` printing "listening on [::]:PORT"). Built once (about a minute)."""
-    source_version = subprocess.run(["dpkg-query", "-W", "-f", "${source:Version}", "busybox-static"],
-                                    capture_output=True, text=True).stdout.strip()
+    source_version = installed_version("busybox-static", "source:Version")
     if not source_version:
         raise UpstreamTestError("busybox-static is not installed (scripts/setup-upstream-tests installs it)")
     upstream = upstream_version(source_version)

@@ -12,11 +12,10 @@ images there are the busybox stand-ins of images.py (no alpine: its `apk` is not
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from .. import bats, containers_env, dynamic, static
-from ..common import Settings, UpstreamTestError, need
+from ..common import Settings, UpstreamTestError, program
 from ..results import Unit
 from ..sources import tree
 from . import Prepared, Suite
@@ -55,8 +54,7 @@ class BuildahSuite(Suite):
             buildah, seen, path = root / "bin/buildah", "/usr/local/bin/buildah", []
         # the suite builds its test HTTP server (`go build serve.go`) and asks `go env GOARCH`, as in
         # upstream's CI, where Go is installed
-        need("go")
-        go = Path(shutil.which("go") or "go").resolve().parent
+        go = program("go").resolve().parent
         env = containers_env.make(settings, self.name, flavor, [*path, helpers, go],
                                   ("buildah", "crun", "netavark", "passt"))
         env.env |= {"BUILDAH_BINARY": seen, "CI_USE_REGISTRY_CACHE": "1",
