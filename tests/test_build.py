@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -204,18 +206,45 @@ int main(void) {
 """
 
 
+def compile_with_toolchain(built, arch: Arch, source: str, work: Path, *flags: str) -> Path:
+    """SOURCE compiled and linked with ARCH's target toolchain, as a component's C code is."""
+    engine, results, _ = built
+    sysroot = results[Target(engine.catalog.get("toolchain"), arch)].dest
+    toolchain = Toolchain(arch, ToolchainStage.target, sysroot, work / "tools", work / "deps", 0)
+    toolchain.materialize()
+    (work / "probe.c").write_text(source)
+    env = toolchain.env(work)
+    subprocess.run([env["CC"], "-O2", "-Werror=implicit-function-declaration", *flags,
+                    "-o", work / "probe", work / "probe.c"], check=True, env=env)
+    return work / "probe"
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 def test_compat_layer_close_range_and_dl_find_object(built, arch, tmp_path):
     """The toolchain's libc.a carries what musl lacks: close_range(2) and glibc's _dl_find_object."""
-    engine, results, _ = built
-    sysroot = results[Target(engine.catalog.get("toolchain"), arch)].dest
-    toolchain = Toolchain(arch, ToolchainStage.target, sysroot, tmp_path / "tools", tmp_path / "deps", 0)
-    toolchain.materialize()
-    (tmp_path / "probe.c").write_text(COMPAT_PROBE)
-    env = toolchain.env(tmp_path)
     # --eh-frame-hdr as rustc passes it (gcc adds it only to dynamic links): unwinding needs the table.
-    subprocess.run([env["CC"], "-O2", "-Werror=implicit-function-declaration", "-Wl,--eh-frame-hdr",
-                    "-o", tmp_path / "probe", tmp_path / "probe.c"],
-                   check=True, env=env)
-    proc = run(arch, tmp_path / "probe")
+    probe = compile_with_toolchain(built, arch, COMPAT_PROBE, tmp_path, "-Wl,--eh-frame-hdr")
+    proc = run(arch, probe)
     assert proc.stdout.strip() == "close_range=1 dl_find_object=1 outside=1", proc.stderr
+
+
+STRERROR_PROBE = r"""
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    for (int code = 0; code < 256; code++) printf("%d\t%s\n", code, strerror(code));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_error_messages_are_worded_as_glibc_words_them(built, arch, tmp_path):
+    """musl's strerror says "Address in use" where glibc (and Go, and upstream's tests) say "Address
+    already in use": the toolchain's musl carries glibc's wording for every errno this host knows."""
+    proc = run(arch, compile_with_toolchain(built, arch, STRERROR_PROBE, tmp_path))
+    ours = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
+    differ = {code: (ours[str(code)], os.strerror(code)) for code in errno.errorcode
+              if ours[str(code)] != os.strerror(code)}
+    assert len(errno.errorcode) > 120 and not differ, differ
+    assert ours["0"] == ours["255"] == "No error information"  # musl's catch-all, for unknown codes too

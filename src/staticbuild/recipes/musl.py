@@ -10,6 +10,9 @@ recipe = Recipe(
         Upstream(url="https://musl.libc.org/releases/musl-{version}.tar.gz"),
         Upstream(debian=("musl", "musl_{version}.orig.tar.gz")),
     ),
+    # glibc's wording for every errno, so C and Rust binaries word errors as the Go ones do (and as
+    # upstream's tests and users' scripts expect): scripts/musl-strerror-patch writes it.
+    patches=("musl-glibc-error-messages.patch",),
     builder=MuslLibc(),
     stage=ToolchainStage.host_cross,
 )
