@@ -332,7 +332,7 @@ def test_the_registry_image_starts_as_the_real_one_with_its_config_or_an_explici
     image = images.registry_image(Path("/bin/echo"), Path("/bin/busybox"))
     root = tmp_path / "root"
     root.mkdir()
-    subprocess.run(["tar", "-x", "-C", root], input=image.layer, check=True)
+    subprocess.run(["tar", "-x", "-C", root], input=image.layers[0], check=True)
 
     def run_in_image(*argv: str) -> str:
         return subprocess.run(["chroot", root, *argv], capture_output=True, text=True, check=True).stdout.strip()
@@ -367,6 +367,36 @@ def test_the_alpine_and_busybox_stand_ins_are_two_images_with_their_own_files():
     assert "etc/os-release" not in layer_files(box) and "bin/sh" in layer_files(box)
 
 
-def layer_files(image: images.Image) -> set[str]:
-    with tarfile.open(fileobj=io.BytesIO(image.layer)) as tar:
+def layer_files(image: images.Image, layer: int = 0) -> set[str]:
+    with tarfile.open(fileobj=io.BytesIO(image.layers[layer])) as tar:
         return set(tar.getnames())
+
+
+def layer_file(image: images.Image, path: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(image.layers[0])) as tar:
+        return tar.extractfile(path).read()
+
+
+def test_the_test_image_has_upstream_s_two_layers_the_second_made_by_workdir():
+    """070-build reads `image tree`'s line for the test image's second layer (upstream squashes two builds)."""
+    image = images.testimage(Path("/bin/busybox"))
+    manifest, parts = images.blobs(image)
+    config = json.loads(parts[0][1])
+    assert len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 2
+    assert [h.get("empty_layer", False) for h in config["history"]] == [False, False, True, True, True]
+    assert "home/podman/testimage-id" in layer_files(image) and layer_files(image, 1) == {"home", "home/podman"}
+
+
+def test_alpine_is_a_manifest_list_with_each_arch_s_own_image():
+    """buildah's from/pull --arch tests pull alpine for arm64 and s390x and read each one's /etc/apk/arch."""
+    alpine = images.alpine_index({"amd64": Path("/bin/busybox"), "arm64": Path("/bin/true"), "s390x": Path("/bin/false")})
+    listing, per_arch = images.index(alpine)
+    assert listing["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+    platforms = [entry["platform"]["architecture"] for entry in listing["manifests"]]
+    assert platforms == ["amd64", "arm64", "s390x"]
+    for entry, image, (manifest, parts) in zip(listing["manifests"], alpine.images, per_arch):
+        body = images.manifest_bytes(manifest)
+        assert entry["digest"] == images.digest(body) and entry["size"] == len(body)
+        assert json.loads(parts[0][1])["architecture"] == image.arch == entry["platform"]["architecture"]
+    assert [layer_file(image, "etc/apk/arch") for image in alpine.images] == [b"x86_64\n", b"aarch64\n", b"s390x\n"]
+    assert layer_file(alpine.images[1], "bin/busybox") == Path("/bin/true").read_bytes()

@@ -20,7 +20,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import Settings, UpstreamTestError, need
+from .common import UpstreamTestError, need
 
 DIFFERENCES = (
     "userland: busybox 1.35 (the source of Debian's busybox-static) built here with upstream's default "
@@ -32,15 +32,21 @@ DIFFERENCES = (
     "libraries they load (`ldd`), instead of alpine's packages",
     "`/etc/passwd`, `/etc/group` carry alpine's default accounts; `/etc/os-release` says `ID=alpine` with busybox "
     "as the name, `/etc/alpine-release` is 3.20.3 (a 070-build test copies it); no `apk` and no apk database",
-    "one layer (upstream squashes two builds into two); the same files in /home/podman (testimage-id with mtime "
-    "@1600000000, healthcheck, pause, bytecheck), WORKDIR, CMD and labels; created at the tag's date",
-    "amd64 only: the ':00000004' image upstream keeps multi-arch is a one-arch copy of the test image",
+    "two layers as upstream's (its recipe squashes two builds): the root file system with the same files in "
+    "/home/podman (testimage-id with mtime @1600000000, healthcheck, pause, bytecheck), then the layer WORKDIR "
+    "makes; CMD and labels; created at the tag's date",
+    "amd64 only: the test image upstream keeps for amd64, arm64, ppc64le and s390x is one image here; its "
+    "':00000004' image (upstream: docker.io's busybox 1.34.1 for those arches) is the busybox stand-in, one arch, "
+    "created on another date (another image ID, as upstream's)",
     "the registry image (quay.io/libpod/registry:2.8.2, a copy of docker.io's registry 2.8.2) is Debian's "
     "docker-registry 2.8.2 binary with its libraries on the busybox userland, with the registry image's default "
     "config.yml and an /entrypoint.sh that does what the real one does",
     "quay.io/libpod/alpine:latest and quay.io/libpod/busybox:latest are the same busybox with two images' files "
     "(alpine's with its /etc/os-release, /etc/alpine-release and /etc/apk/arch, busybox's without), Docker schema "
-    "2 media types as upstream's; the test image is OCI",
+    "2 media types as upstream's; the test image is OCI. alpine is a manifest list, as upstream's, of amd64, "
+    "arm64 and s390x images (the same busybox source cross-built with Debian's gcc for each; buildah's tests "
+    "pull the other arches and read their /etc/apk/arch); upstream's also has 386, arm/v6, arm/v7, ppc64le and "
+    "riscv64",
     "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
     "those images' own labels and files fail both ways (*environment*: no network)",
 )
@@ -234,8 +240,10 @@ def with_libraries(tree: Tree, binary: str, dest: str) -> None:
                 tree.link(path, real)
 
 
-def busybox_tree(busybox: Path, with_extras: bool = True) -> Tree:
-    """A root file system of one static busybox (testdeps.busybox) with every applet linked in /bin."""
+def busybox_tree(busybox: Path, with_extras: bool = True, applets_of: Path | None = None) -> Tree:
+    """A root file system of one static busybox (testdeps.busybox) with every applet linked in /bin.
+    `applets_of`: the host's build of the same configuration, asked for the applet list when
+    `busybox` is another arch's binary (which cannot run here)."""
     need("ldd")
     tree = Tree()
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "lib", "etc", "root", "var/tmp",
@@ -244,7 +252,8 @@ def busybox_tree(busybox: Path, with_extras: bool = True) -> Tree:
     tree.dir("tmp", 0o1777)
     tree.dir("root", 0o700)
     tree.copy_host(busybox, "bin/busybox")
-    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    applets = subprocess.run([applets_of or busybox, "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
     for applet in applets:
         if applet not in ("busybox",):
             tree.link(f"bin/{applet}", "busybox")
@@ -270,12 +279,24 @@ def busybox_tree(busybox: Path, with_extras: bool = True) -> Tree:
 @dataclass(frozen=True)
 class Image:
     name: str  # e.g. quay.io/libpod/testimage:20241011
-    layer: bytes  # uncompressed tar
+    layers: tuple[bytes, ...]  # uncompressed tars, bottom first
     config: dict  # the image config's "config" part (Env, Cmd, WorkingDir, Labels)
     created: int  # seconds since the epoch
     arch: str = "amd64"
-    history: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()  # the first len(layers) steps made the layers, the rest only settings
     docker: bool = False  # Docker schema 2 media types (as quay.io's and Docker Hub's busybox), else OCI
+
+
+@dataclass(frozen=True)
+class ImageIndex:
+    """One name for several arches' images (a Docker manifest list / OCI index), as upstream's alpine."""
+
+    name: str
+    images: tuple[Image, ...]
+
+    @property
+    def docker(self) -> bool:
+        return self.images[0].docker
 
 
 OCI_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.config.v1+json",
@@ -289,23 +310,38 @@ def rfc3339(t: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+INDEX_TYPES = {True: "application/vnd.docker.distribution.manifest.list.v2+json",
+               False: "application/vnd.oci.image.index.v1+json"}
+
+
 def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
-    """The manifest and every blob (config, gzip'd layer) of an image."""
-    compressed = gzip.compress(image.layer, mtime=0)
-    diff_id = "sha256:" + hashlib.sha256(image.layer).hexdigest()
-    config = {"created": rfc3339(image.created), "architecture": image.arch, "os": "linux",
-              "config": image.config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-              # one entry per layer (there is one), then the settings that made no layer
-              "history": [{"created": rfc3339(image.created), "created_by": (image.history or
-                                                                              ("upstream_tests/images.py",))[0]},
-                          *({"created": rfc3339(image.created), "created_by": h, "empty_layer": True}
-                            for h in image.history[1:])]}
+    """The manifest and every blob (config, gzip'd layers) of an image."""
+    compressed = [gzip.compress(layer, mtime=0) for layer in image.layers]
+    steps = image.history or tuple(f"upstream_tests/images.py: layer {i + 1}" for i in range(len(image.layers)))
+    when = rfc3339(image.created)
+    config = {"created": when, "architecture": image.arch, "os": "linux", "config": image.config,
+              "rootfs": {"type": "layers", "diff_ids": [digest(layer) for layer in image.layers]},
+              "history": [{"created": when, "created_by": step, **({"empty_layer": True} if i >= len(image.layers)
+                                                                    else {})} for i, step in enumerate(steps)]}
     config_bytes = json.dumps(config, sort_keys=True).encode()
     types = DOCKER_TYPES if image.docker else OCI_TYPES
     manifest = {"schemaVersion": 2, "mediaType": types[0],
                 "config": {"mediaType": types[1], "digest": digest(config_bytes), "size": len(config_bytes)},
-                "layers": [{"mediaType": types[2], "digest": digest(compressed), "size": len(compressed)}]}
-    return manifest, [(digest(config_bytes), config_bytes), (digest(compressed), compressed)]
+                "layers": [{"mediaType": types[2], "digest": digest(c), "size": len(c)} for c in compressed]}
+    return manifest, [(digest(config_bytes), config_bytes), *((digest(c), c) for c in compressed)]
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    return json.dumps(manifest, sort_keys=True).encode()
+
+
+def index(images: ImageIndex) -> tuple[dict, list[tuple[dict, list[tuple[str, bytes]]]]]:
+    """The manifest list and, per arch, the manifest and blobs it points at."""
+    parts = [blobs(image) for image in images.images]
+    entries = [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes(manifest)),
+                "size": len(manifest_bytes(manifest)), "platform": {"architecture": image.arch, "os": "linux"}}
+               for image, (manifest, _) in zip(images.images, parts)]
+    return {"schemaVersion": 2, "mediaType": INDEX_TYPES[images.docker], "manifests": entries}, parts
 
 
 def digest(data: bytes) -> str:
@@ -315,14 +351,13 @@ def digest(data: bytes) -> str:
 def oci_archive(image: Image, dest: Path) -> Path:
     """An `oci-archive:` tarball of the image, tagged with its name (podman's image cache format)."""
     manifest, parts = blobs(image)
-    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes),
-                            "size": len(manifest_bytes),
-                            "annotations": {"org.opencontainers.image.ref.name": image.name.rsplit(":", 1)[1]}}]}
+    body = manifest_bytes(manifest)
+    layout_index = {"schemaVersion": 2, "mediaType": INDEX_TYPES[False],
+                    "manifests": [{"mediaType": manifest["mediaType"], "digest": digest(body), "size": len(body),
+                                   "annotations": {"org.opencontainers.image.ref.name": image.name.rsplit(":", 1)[1]}}]}
     files = [("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
-             ("index.json", json.dumps(index, sort_keys=True).encode()),
-             *((f"blobs/sha256/{d.split(':')[1]}", b) for d, b in [*parts, (digest(manifest_bytes), manifest_bytes)])]
+             ("index.json", json.dumps(layout_index, sort_keys=True).encode()),
+             *((f"blobs/sha256/{d.split(':')[1]}", b) for d, b in [*parts, (digest(body), body)])]
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -343,6 +378,8 @@ TESTIMAGE_CREATED = 1728604800  # 2024-10-11T00:00:00Z, the tag's date
 
 
 def testimage(busybox: Path, name: str = f"quay.io/libpod/testimage:{TESTIMAGE_TAG}") -> Image:
+    """Two layers, as upstream's: its recipe squashes the alpine build into one and the build that adds
+    labels, WORKDIR and CMD into a second (070-build's `image tree` test reads that second layer's line)."""
     tree = busybox_tree(busybox)
     tree.dir("home/podman")
     tree.file("home/podman/testimage-id", TESTIMAGE_TAG + "\n", 0o644, mtime=1600000000)
@@ -353,24 +390,38 @@ def testimage(busybox: Path, name: str = f"quay.io/libpod/testimage:{TESTIMAGE_T
               "WorkingDir": "/home/podman",
               "Labels": {"created_by": "test/system/build-testimage",  # what the recipe sets (its git path)
                          "created_at": rfc3339(TESTIMAGE_CREATED)}}
-    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED,
-                 history=("busybox-static root file system (stand-in for alpine 3.20.3 + busybox-extras, "
+    workdir = Tree()
+    workdir.dir("home/podman")
+    return Image(name, (tree.layer(TESTIMAGE_CREATED), workdir.layer(TESTIMAGE_CREATED)), config, TESTIMAGE_CREATED,
+                 history=("busybox root file system (stand-in for alpine 3.20.3 + busybox-extras, "
                           "iproute2, socat) and ADD testimage-id healthcheck pause bytecheck /home/podman/",
-                          "LABEL created_by=test/system/build-testimage", f"LABEL created_at={rfc3339(TESTIMAGE_CREATED)}",
                           "WORKDIR /home/podman",
+                          "LABEL created_by=test/system/build-testimage", f"LABEL created_at={rfc3339(TESTIMAGE_CREATED)}",
                           'CMD ["/bin/echo", "This container is intended for podman CI testing"]'))
 
 
-def busybox_image(busybox: Path, name: str, alpine: bool = False) -> Image:
+APK_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "s390x": "s390x"}  # alpine's names, in /etc/apk/arch
+
+
+def busybox_image(busybox: Path, name: str, alpine: bool = False, arch: str = "amd64",
+                  created: int = TESTIMAGE_CREATED, applets_of: Path | None = None) -> Image:
     """busybox or (alpine=True) alpine under `name`: the same busybox, but two images, as upstream's are
-    (buildah's images tests count them apart). busybox's has no alpine files, alpine's has apk's arch."""
-    tree = busybox_tree(busybox, with_extras=False)
+    (buildah's images tests count them apart). busybox's has no alpine files, alpine's has apk's arch.
+    `busybox` is ARCH's build (another arch's needs `applets_of`, see busybox_tree)."""
+    tree = busybox_tree(busybox, with_extras=False, applets_of=applets_of)
     if alpine:
-        tree.file("etc/apk/arch", "x86_64\n")
+        tree.file("etc/apk/arch", APK_ARCH[arch] + "\n")
     else:
         for path in ("etc/os-release", "etc/alpine-release"):
             tree.entries.pop(path)
-    return Image(name, tree.layer(TESTIMAGE_CREATED), {"Env": [PATH_ENV], "Cmd": ["sh"]}, TESTIMAGE_CREATED, docker=True)
+    return Image(name, (tree.layer(created),), {"Env": [PATH_ENV], "Cmd": ["sh"]}, created, arch=arch, docker=True)
+
+
+def alpine_index(busyboxes: dict[str, Path], name: str = "quay.io/libpod/alpine:latest") -> ImageIndex:
+    """alpine as upstream publishes it, a manifest list; one image per arch of `busyboxes` (amd64 first)."""
+    host = busyboxes["amd64"]
+    return ImageIndex(name, tuple(busybox_image(path, name, alpine=True, arch=arch, applets_of=host)
+                                  for arch, path in busyboxes.items()))
 
 
 def registry_image(registry_binary: Path, busybox: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:
@@ -384,7 +435,7 @@ def registry_image(registry_binary: Path, busybox: Path, name: str = "quay.io/li
     tree.file("entrypoint.sh", REGISTRY_ENTRYPOINT, 0o755)
     config = {"Env": [PATH_ENV], "Entrypoint": ["/entrypoint.sh"], "Cmd": ["/etc/docker/registry/config.yml"],
               "ExposedPorts": {"5000/tcp": {}}, "Volumes": {"/var/lib/registry": {}}}
-    return Image(name, tree.layer(TESTIMAGE_CREATED), config, TESTIMAGE_CREATED, docker=True)
+    return Image(name, (tree.layer(TESTIMAGE_CREATED),), config, TESTIMAGE_CREATED, docker=True)
 
 
 def cache_name(name: str) -> str:

@@ -13,7 +13,6 @@ Images are pushed with the registry HTTP API from Python, not with a tool under 
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
@@ -94,29 +93,39 @@ class Registry:
                 self.proc.wait()
         self.proc = None
 
-    def push(self, repository: str, tag: str, image: images.Image) -> str:
-        """Upload blobs and the manifest; returns the manifest digest."""
-        manifest, parts = images.blobs(image)
-        base = f"http://{self.address}/v2/{repository}"
+    def push(self, repository: str, tag: str, image: images.Image | images.ImageIndex) -> str:
+        """Upload blobs and the manifest (an index: every arch's, by digest, then the list under
+        the tag); returns the digest of what the tag names."""
         with httpx.Client(timeout=120) as http:
-            for digest, data in parts:
-                if http.head(f"{base}/blobs/{digest}").status_code == 200:
-                    continue
-                start = http.post(f"{base}/blobs/uploads/")
-                if start.status_code != 202:
-                    raise UpstreamTestError(f"registry refused an upload to {repository}: {start.status_code}")
-                location = start.headers["Location"]
-                location = location if location.startswith("http") else f"http://{self.address}{location}"
-                location += ("&" if "?" in location else "?") + f"digest={digest}"  # keep the upload's _state
-                done = http.put(location, content=data,
-                                headers={"Content-Type": "application/octet-stream"})
-                if done.status_code != 201:
-                    raise UpstreamTestError(f"blob upload to {repository} failed: {done.status_code} {done.text[:200]}")
-            body = json.dumps(manifest, sort_keys=True).encode()
-            put = http.put(f"{base}/manifests/{tag}", content=body,
-                           headers={"Content-Type": manifest["mediaType"]})
-            if put.status_code != 201:
-                raise UpstreamTestError(f"manifest upload {repository}:{tag} failed: {put.status_code} {put.text[:200]}")
+            if isinstance(image, images.ImageIndex):
+                listing, per_arch = images.index(image)
+                for manifest, parts in per_arch:
+                    self._upload(http, repository, images.digest(images.manifest_bytes(manifest)), manifest, parts)
+                return self._upload(http, repository, tag, listing, [])
+            return self._upload(http, repository, tag, *images.blobs(image))
+
+    def _upload(self, http: httpx.Client, repository: str, reference: str, manifest: dict,
+                parts: list[tuple[str, bytes]]) -> str:
+        base = f"http://{self.address}/v2/{repository}"
+        for digest, data in parts:
+            if http.head(f"{base}/blobs/{digest}").status_code == 200:
+                continue
+            start = http.post(f"{base}/blobs/uploads/")
+            if start.status_code != 202:
+                raise UpstreamTestError(f"registry refused an upload to {repository}: {start.status_code}")
+            location = start.headers["Location"]
+            location = location if location.startswith("http") else f"http://{self.address}{location}"
+            location += ("&" if "?" in location else "?") + f"digest={digest}"  # keep the upload's _state
+            done = http.put(location, content=data,
+                            headers={"Content-Type": "application/octet-stream"})
+            if done.status_code != 201:
+                raise UpstreamTestError(f"blob upload to {repository} failed: {done.status_code} {done.text[:200]}")
+        body = images.manifest_bytes(manifest)
+        put = http.put(f"{base}/manifests/{reference}", content=body,
+                       headers={"Content-Type": manifest["mediaType"]})
+        if put.status_code != 201:
+            raise UpstreamTestError(f"manifest upload {repository}:{reference} failed: {put.status_code} "
+                                    f"{put.text[:200]}")
         return images.digest(body)
 
 
@@ -127,16 +136,17 @@ def split(name: str) -> tuple[str, str, str]:
     return host, repository, tag
 
 
-def stand_ins(settings: Settings) -> dict[str, images.Image]:
+ZERO_TAG_CREATED = 1640995200  # 2022-01-01: upstream's :00000004 is docker.io's busybox 1.34.1, not the test image
+
+
+def stand_ins(settings: Settings) -> dict[str, images.Image | images.ImageIndex]:
     """Every image the suites pull, by the name they pull it under."""
     busybox = testdeps.busybox(settings)
     test = images.testimage(busybox)
     box = images.busybox_image(busybox, "quay.io/libpod/busybox:latest")
-    out = {test.name: test,
-           "quay.io/libpod/testimage:00000004": images.Image("quay.io/libpod/testimage:00000004", test.layer,
-                                                              test.config, test.created, history=test.history),
-           box.name: box,
-           "quay.io/libpod/alpine:latest": images.busybox_image(busybox, "quay.io/libpod/alpine:latest", alpine=True),
+    zero = images.busybox_image(busybox, "quay.io/libpod/testimage:00000004", created=ZERO_TAG_CREATED)
+    alpine = images.alpine_index({arch: testdeps.busybox(settings, arch) for arch in images.APK_ARCH})
+    out = {test.name: test, zero.name: zero, box.name: box, alpine.name: alpine,
            "docker.io/library/busybox:latest": replace(box, name="docker.io/library/busybox:latest")}
     reg = images.registry_image(binary(settings), busybox)
     out[reg.name] = reg

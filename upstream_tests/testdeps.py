@@ -64,29 +64,38 @@ def python_libmount(settings: Settings) -> Path | None:
     return dest
 
 
-def busybox(settings: Settings) -> Path:
+CROSS_PREFIX = {"amd64": "", "arm64": "aarch64-linux-gnu-", "s390x": "s390x-linux-gnu-"}  # Debian's cross gcc
+
+
+def busybox(settings: Settings, arch: str = "amd64") -> Path:
     """A static busybox with upstream's default configuration, from the source of this machine's
     busybox-static: Debian's own build leaves out applets alpine's busybox (podman's test image) has
     and the suites use: `printenv`, `adduser`, and netcat's 1.10-compatible options
-    (`nc -l -n -v -p PORT` printing "listening on [::]:PORT"). Built once (about a minute)."""
+    (`nc -l -n -v -p PORT` printing "listening on [::]:PORT"). Built once per arch (about a minute;
+    arm64 and s390x with Debian's cross gcc, for the multi-arch alpine stand-in)."""
     source_version = installed_version("busybox-static", "source:Version")
     if not source_version:
         raise UpstreamTestError("busybox-static is not installed (scripts/setup-upstream-tests installs it)")
     upstream = upstream_version(source_version)
-    dest = settings.work / "testdeps" / f"busybox-{upstream}-defconfig" / "busybox"
+    suffix = "" if arch == "amd64" else f"-{arch}"
+    dest = settings.work / "testdeps" / f"busybox-{upstream}-defconfig{suffix}" / "busybox"
     if dest.exists():
         return dest
-    log = settings.dir("logs") / "testdeps-busybox.log"
-    say(f"building busybox {upstream} (defconfig, static) for the test images (log: {log})")
+    cross = CROSS_PREFIX[arch]
+    if cross and not shutil.which(f"{cross}gcc"):
+        raise UpstreamTestError(f"no {cross}gcc for the {arch} busybox (scripts/setup-upstream-tests installs it)")
+    log = settings.dir("logs") / f"testdeps-busybox{suffix}.log"
+    say(f"building busybox {upstream} (defconfig, static, {arch}) for the test images (log: {log})")
     src = debian_source(settings, "busybox", source_version, log)
     if src is None:
         raise UpstreamTestError(f"apt-get source busybox={source_version} gave no source (log: {log})")
     # a fixed build date: the same busybox, hence the same test image, on every machine
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1600000000", "KBUILD_BUILD_TIMESTAMP": "2020-09-13"}
-    run(["make", "defconfig"], log, cwd=src, env=env)
+    make = ["make", f"CROSS_COMPILE={cross}"]
+    run([*make, "defconfig"], log, cwd=src, env=env)
     config = src / ".config"
     config.write_text(config.read_text().replace("# CONFIG_STATIC is not set", "CONFIG_STATIC=y"))
-    run(["make", f"-j{settings.jobs}", "busybox"], log, cwd=src, env=env)
+    run([*make, f"-j{settings.jobs}", "busybox"], log, cwd=src, env=env)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "busybox", dest.with_suffix(".tmp"))
     os.replace(dest.with_suffix(".tmp"), dest)
