@@ -4,6 +4,7 @@ report, the gate's result file, bats filters, crun's skip reasons. Fast; no suit
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import signal
@@ -400,3 +401,15 @@ def test_alpine_is_a_manifest_list_with_each_arch_s_own_image():
         assert json.loads(parts[0][1])["architecture"] == image.arch == entry["platform"]["architecture"]
     assert [layer_file(image, "etc/apk/arch") for image in alpine.images] == [b"x86_64\n", b"aarch64\n", b"s390x\n"]
     assert layer_file(alpine.images[1], "bin/busybox") == Path("/bin/true").read_bytes()
+
+
+def test_notmyarch_is_a_list_whose_only_image_is_for_amigaos_on_a_68000():
+    """skopeo's inspect test expects `inspect` to refuse it on any real machine and `--raw` to show
+    amigaos-1000-mc68000 (os, variant, arch), as skopeo's make-noarch-manifest made it."""
+    listing, [(manifest, parts)] = images.index(images.notmyarch(b"#!/bin/sh\n"))
+    assert [entry["platform"] for entry in listing["manifests"]] == [
+        {"os": "amigaos", "variant": "1000", "architecture": "mc68000"}]
+    config = json.loads(parts[0][1])
+    assert (config["os"], config["variant"], config["architecture"]) == ("amigaos", "1000", "mc68000")
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(parts[1][1]))) as tar:
+        assert sorted(tar.getnames()) == ["README", "make-noarch-manifest"]

@@ -47,6 +47,8 @@ DIFFERENCES = (
     "arm64 and s390x images (the same busybox source cross-built with Debian's gcc for each; buildah's tests "
     "pull the other arches and read their /etc/apk/arch); upstream's also has 386, arm/v6, arm/v7, ppc64le and "
     "riscv64",
+    "quay.io/libpod/notmyarch:20210121 is made as skopeo's make-noarch-manifest makes it (a README and the "
+    "script, in a list whose one entry is amigaos/mc68000 variant 1000), the README dated the tag's day",
     "not made: quay.io/libpod/alpine_labels, fedora:31, quay.io/fedora/fedora, the systemd image: tests that read "
     "those images' own labels and files fail both ways (*environment*: no network)",
 )
@@ -284,6 +286,8 @@ class Image:
     created: int  # seconds since the epoch
     arch: str = "amd64"
     history: tuple[str, ...] = ()  # the first len(layers) steps made the layers, the rest only settings
+    os: str = "linux"
+    variant: str = ""
     docker: bool = False  # Docker schema 2 media types (as quay.io's and Docker Hub's busybox), else OCI
 
 
@@ -319,7 +323,8 @@ def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
     compressed = [gzip.compress(layer, mtime=0) for layer in image.layers]
     steps = image.history or tuple(f"upstream_tests/images.py: layer {i + 1}" for i in range(len(image.layers)))
     when = rfc3339(image.created)
-    config = {"created": when, "architecture": image.arch, "os": "linux", "config": image.config,
+    config = {"created": when, "architecture": image.arch, "os": image.os, "config": image.config,
+              **({"variant": image.variant} if image.variant else {}),
               "rootfs": {"type": "layers", "diff_ids": [digest(layer) for layer in image.layers]},
               "history": [{"created": when, "created_by": step, **({"empty_layer": True} if i >= len(image.layers)
                                                                     else {})} for i, step in enumerate(steps)]}
@@ -335,11 +340,15 @@ def manifest_bytes(manifest: dict) -> bytes:
     return json.dumps(manifest, sort_keys=True).encode()
 
 
+def platform(image: Image) -> dict[str, str]:
+    return {"architecture": image.arch, "os": image.os, **({"variant": image.variant} if image.variant else {})}
+
+
 def index(images: ImageIndex) -> tuple[dict, list[tuple[dict, list[tuple[str, bytes]]]]]:
     """The manifest list and, per arch, the manifest and blobs it points at."""
     parts = [blobs(image) for image in images.images]
     entries = [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes(manifest)),
-                "size": len(manifest_bytes(manifest)), "platform": {"architecture": image.arch, "os": "linux"}}
+                "size": len(manifest_bytes(manifest)), "platform": platform(image)}
                for image, (manifest, _) in zip(images.images, parts)]
     return {"schemaVersion": 2, "mediaType": INDEX_TYPES[images.docker], "manifests": entries}, parts
 
@@ -422,6 +431,25 @@ def alpine_index(busyboxes: dict[str, Path], name: str = "quay.io/libpod/alpine:
     host = busyboxes["amd64"]
     return ImageIndex(name, tuple(busybox_image(path, name, alpine=True, arch=arch, applets_of=host)
                                   for arch, path in busyboxes.items()))
+
+
+NOTMYARCH_CREATED = 1611187200  # 2021-01-21, the tag's date
+NOTMYARCH_README = """This is a dummy image intended solely for skopeo testing.
+This image was created 2021-01-21 (stand-in made by staticbuild's upstream_tests/images.py)
+The script used to create this image is available as make-noarch-manifest
+"""
+
+
+def notmyarch(recipe: bytes, name: str = "quay.io/libpod/notmyarch:20210121") -> ImageIndex:
+    """skopeo's systemtest/make-noarch-manifest, followed: a scratch image holding a README and the script,
+    alone in a manifest list for an os and arch no one runs (amigaos/mc68000, variant 1000). A Docker list,
+    as quay.io serves it: the test expects skopeo's "no image found in manifest list" wording."""
+    tree = Tree()
+    tree.file("README", NOTMYARCH_README)
+    tree.file("make-noarch-manifest", recipe, 0o755)
+    image = Image(name, (tree.layer(NOTMYARCH_CREATED),), {}, NOTMYARCH_CREATED, arch="mc68000", os="amigaos",
+                  variant="1000", history=("buildah copy README make-noarch-manifest /",), docker=True)
+    return ImageIndex(name, (image,))
 
 
 def registry_image(registry_binary: Path, busybox: Path, name: str = "quay.io/libpod/registry:2.8.2") -> Image:

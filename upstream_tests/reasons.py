@@ -42,7 +42,7 @@ RULES: tuple[Rule, ...] = (
          "as root without systemd netavark tries to execute it and gets EACCES"),
     Rule("", r"pinging container registry quay\.io: .*(i/o timeout|no such host|network is unreachable)",
          "the test reads one of upstream's real images on quay.io (libpod/alpine_labels, libpod/fedora:31, "
-         "libpod/notmyarch, fedora/fedora, ...) whose labels, environment or platforms it checks; the local "
+         "fedora/fedora, ...) whose labels, environment or platforms it checks; the local "
          "mirror carries only the images made here, and this machine has no route to quay.io"),
     # podman: what the runs are given here (docs/UPSTREAM-TESTS.md, "The machine")
     Rule("podman", r"does not have a cgroup|not compatible with NoCgroups|without using Cgroups",
@@ -110,8 +110,8 @@ RULES: tuple[Rule, ...] = (
     Rule("crun", r"Device or resource busy: '/sys/fs/cgroup/freezer/frozen/'",
          "on a cgroup v1 host test_simple_delete freezes the container in a freezer cgroup of its own, and "
          "its clean-up (rmdir of that cgroup while the frozen task is still inside) fails with EBUSY, with "
-         "both builds. The static build stops one step earlier: the test accepts only glibc's wording of "
-         "EBUSY (\"Device or resource busy\"; musl's is \"Resource busy\"), see crun's known entry"),
+         "both builds (until musl's errors were worded as glibc's, the static build stopped one step earlier, "
+         "on crun's \"Resource busy\")"),
     Rule("crun", r"open `/proc/1/ns/net`: Permission denied",
          "the test joins PID 1's network namespace; in this sandbox PID 1 is the VM's agent, whose "
          "namespaces root cannot open"),

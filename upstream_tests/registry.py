@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from . import images, testdeps
+from . import images, sources, testdeps
 from .common import Settings, UpstreamTestError, run, say
 
 DEB = ("docker-registry", "2.8.2+ds1-1")  # bookworm's
@@ -146,7 +146,8 @@ def stand_ins(settings: Settings) -> dict[str, images.Image | images.ImageIndex]
     box = images.busybox_image(busybox, "quay.io/libpod/busybox:latest")
     zero = images.busybox_image(busybox, "quay.io/libpod/testimage:00000004", created=ZERO_TAG_CREATED)
     alpine = images.alpine_index({arch: testdeps.busybox(settings, arch) for arch in images.APK_ARCH})
-    out = {test.name: test, zero.name: zero, box.name: box, alpine.name: alpine,
+    noarch = images.notmyarch((sources.tree(settings, "skopeo") / "systemtest" / "make-noarch-manifest").read_bytes())
+    out = {test.name: test, zero.name: zero, box.name: box, alpine.name: alpine, noarch.name: noarch,
            "docker.io/library/busybox:latest": replace(box, name="docker.io/library/busybox:latest")}
     reg = images.registry_image(binary(settings), busybox)
     out[reg.name] = reg

@@ -34,15 +34,6 @@ class CrunSuite(Suite):
     component = "crun"
     gate = ()  # every module: the suite takes seconds (see units())
     smoke = ("test_start.py", "test_exec.py", "test_uid_gid.py", "test_hostname.py", "test_pid.py")
-    known = {
-        "test_delete.py :: test_simple_delete": (
-            "musl words EBUSY \"Resource busy\", glibc \"Device or resource busy\": on a cgroup v1 host the test "
-            "freezes the container and expects `crun delete -f` to fail with EBUSY, accepting only glibc's text. "
-            "Both builds fail the same way with the same errno; only strerror's wording differs. Not changed in "
-            "the build yet: giving musl's error table glibc's texts is a toolchain change (every component "
-            "rebuilds; docs/UPSTREAM-TESTS.md, \"musl words five errors differently\"). On "
-            "cgroup v2 hosts (GitHub's runners, current distributions) the test takes another path and passes."),
-    }
 
     def units(self, settings: Settings) -> list[str]:
         return test_files(settings, "crun", "tests/test_*.py")
