@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import pwd
 import signal
 import subprocess
 import sys
@@ -413,3 +414,19 @@ def test_notmyarch_is_a_list_whose_only_image_is_for_amigaos_on_a_68000():
     assert (config["os"], config["variant"], config["architecture"]) == ("amigaos", "1000", "mc68000")
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(parts[1][1]))) as tar:
         assert sorted(tar.getnames()) == ["README", "make-noarch-manifest"]
+
+
+def test_a_rootless_run_gets_a_short_runtime_dir_of_its_own_in_the_namespace_s_fresh_run():
+    """rootlessport binds $XDG_RUNTIME_DIR/libpod/tmp/rootlessportN/.bp.sock: with the runtime dir in the
+    work folder that passed the 108 bytes of a unix socket address, and every rootless `-p` on a bridge
+    network hung until PODMAN_TIMEOUT. /run/user/UID, as a login gives it, is private to the run."""
+    from upstream_tests.isolation import Isolation, runtime_dir
+    user = pwd.getpwnam("daemon")  # setpriv --regid takes the user name as a group name: Debian has group daemon
+    isolation = Isolation(fresh_run=True, runtime_dir_of=(user.pw_uid, user.pw_gid))
+    check = 'stat -c "%u %g %a" "$XDG_RUNTIME_DIR" && touch "$XDG_RUNTIME_DIR/mine" && ls /run/user'
+    proc = subprocess.run(isolation.argv(["sh", "-c", check], {"XDG_RUNTIME_DIR": runtime_dir(user.pw_uid),
+                                                              "PATH": "/usr/bin:/bin"}, user="daemon"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == [str(user.pw_uid), str(user.pw_gid), "700", str(user.pw_uid)], proc.stderr
+    socket_path = f"{runtime_dir(user.pw_uid)}/libpod/tmp/rootlessport4294967295/.bp.sock"
+    assert len(socket_path.encode()) < 108  # sun_path, with its terminating NUL

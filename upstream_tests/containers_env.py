@@ -9,7 +9,8 @@ the binaries (and, for the dynamic run, the /etc/containers a distribution packa
 * registries.conf: the bundle's plus mirrors of quay.io and docker.io on the local mirror
   (registry.py), which runs inside the suite's network namespace; in /etc/containers for both
   runs (see etc_layer) and in CONTAINERS_REGISTRIES_CONF.
-* rootless: a throw-away user with subordinate ids, HOME and XDG_RUNTIME_DIR in the work folder.
+* rootless: a throw-away user with subordinate ids, HOME in the work folder, XDG_RUNTIME_DIR the
+  /run/user/UID a login gives (in the namespace's fresh /run; see isolation.py for why it is short).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from staticbuild.bundle import CONFIG_DIR
 
 from . import dynamic, registry
 from .common import Settings, UpstreamTestError, clean_env, need, say
-from .isolation import Isolation
+from .isolation import Isolation, runtime_dir
 
 MIRROR_PORT = 60333  # where buildah's suite expects its CI registry cache (tests/registries-cached.conf)
 ROOTLESS_USER = "sbupstream"
@@ -122,11 +123,13 @@ def make(settings: Settings, suite: str, flavor: str, static_bins: list[Path], d
     env = clean_env(CONTAINERS_REGISTRIES_CONF=str(registries),
                     PATH=":".join([*path, "/usr/local/bin", "/usr/local/sbin", str(shims(settings)), "/usr/sbin",
                                    "/usr/bin", "/sbin", "/bin"]))
-    user = None
+    user, runtime_dir_of = None, None
     if rootless:
         user, home = rootless_user(settings, suite, flavor)
         tmp = home / "tmp"
-        env |= {"HOME": str(home), "USER": user, "LOGNAME": user, "XDG_RUNTIME_DIR": str(home / ".run"),
+        entry = pwd.getpwnam(user)
+        runtime_dir_of = (entry.pw_uid, entry.pw_gid)
+        env |= {"HOME": str(home), "USER": user, "LOGNAME": user, "XDG_RUNTIME_DIR": runtime_dir(entry.pw_uid),
                 "CONTAINERS_CONF_OVERRIDE": str(override(state, rootful=False))}
     else:
         tmp = state / "tmp"
@@ -143,7 +146,8 @@ def make(settings: Settings, suite: str, flavor: str, static_bins: list[Path], d
     emulated = tuple(sorted({static_root / b.relative_to(static_root).parts[0] / b.relative_to(static_root).parts[1]
                              for b in static_bins if b.is_relative_to(static_root)})
                      ) if settings.arch != dynamic.host_arch() else ()
-    isolation = Isolation(cgroup=cgroup, overlays=tuple(overlays), fresh_run=True, devices_0666=rootless,
+    isolation = Isolation(cgroup=cgroup, overlays=tuple(overlays), fresh_run=True, runtime_dir_of=runtime_dir_of,
+                          devices_0666=rootless,
                           read_only=emulated,
                           network=True,
                           services=(f"{reg_exe} serve {settings.work / 'mirror' / 'serve.yml'} "
@@ -187,9 +191,8 @@ def rootless_user(settings: Settings, suite: str, flavor: str) -> tuple[str, Pat
         subprocess.run(["setpriv", "--reuid", ROOTLESS_USER, "--regid", ROOTLESS_USER, "--clear-groups",
                         "chmod", "-R", "u+rwX", str(home)], capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
-    (home / ".run").mkdir(parents=True, mode=0o700)
-    for p in (home, home / ".run"):
-        os.chown(p, entry.pw_uid, entry.pw_gid)
+    home.mkdir(parents=True)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
     # the passwd entry names this HOME, as a real user's does: podman's --userns=keep-id takes the
     # container user's home from it (a 030-run test mounts $HOME and expects it there)
     if entry.pw_dir != str(home):

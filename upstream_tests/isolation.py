@@ -10,7 +10,11 @@
   is /dev/shm: podman keeps its container locks in /dev/shm/libpod_lock, one file for every
   rootful podman of the machine, pthread mutexes in shared memory. Shared with another podman on
   the machine (a glibc one reading a musl one's mutexes, or one holding a lock), a suite's podman
-  hung in `podman info`.
+  hung in `podman info`. A rootless run's XDG_RUNTIME_DIR is `/run/user/UID` in it, as a login
+  gives one: kept short because rootlessport's socket (`$XDG_RUNTIME_DIR/libpod/tmp/rootlessportN/
+  .bp.sock`) must fit the 108 bytes of a unix socket address. In the work folder it did not, and
+  every rootless `-p` on a bridge network hung until PODMAN_TIMEOUT (rootlesskit's child driver
+  fails to bind and never tells the parent, which waits for it forever).
 * network: a private network namespace with loopback and a veth `eth0` (its peer left unplugged) holding a default
   route (this machine has no route out anyway): ports the suites hard-code (5000) and the
   nftables rules podman's networks add stay out of the host's, and of other users' way.
@@ -41,11 +45,16 @@ mkdir "$devdir/net" && mknod -m 666 "$devdir/fuse" c 10 229 && mknod -m 666 "$de
 mount --bind "$devdir/fuse" /dev/fuse && mount --bind "$devdir/net/tun" /dev/net/tun"""
 
 
+def runtime_dir(uid: int) -> str:
+    return f"/run/user/{uid}"
+
+
 @dataclass(frozen=True)
 class Isolation:
     cgroup: str | None = None
     overlays: tuple[tuple[str, tuple[Path, ...]], ...] = ()  # (mount point, folders laid over it, topmost first)
     fresh_run: bool = False
+    runtime_dir_of: tuple[int, int] | None = None  # (uid, gid): /run/user/UID for that user, in the fresh /run
     devices_0666: bool = False
     binds: tuple[tuple[Path, str], ...] = field(default=())  # (source, existing target)
     # folders seen read-only: crun re-executes itself from a memfd, which qemu-user cannot follow,
@@ -63,6 +72,9 @@ class Isolation:
         if self.fresh_run:
             lines.append("mount -t tmpfs -o mode=755 tmpfs /run")
             lines.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm")
+            if self.runtime_dir_of:
+                uid, gid = self.runtime_dir_of
+                lines.append(f"install -d -m 0700 -o {uid} -g {gid} {runtime_dir(uid)}")
         if self.devices_0666:
             lines.append(DEVICES)
         lines += [f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in self.binds]
