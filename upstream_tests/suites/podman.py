@@ -29,22 +29,6 @@ ROOTLESS_FILES = ("001-basic.bats", "030-run.bats", "160-volumes.bats", "170-run
                   "500-networking.bats")
 
 
-# pasta is C: its refusal of a taken port is worded by the libc's strerror
-EADDRINUSE_WORDING = (
-    "musl words EADDRINUSE \"Address in use\", glibc \"Address already in use\": rootless, the second "
-    "container's port is refused by pasta (C, strerror), and the test accepts only glibc's text "
-    "(`ddress already in use`). Same errno, same exit code, same refusal; only the wording differs. "
-    "Not changed in the build yet: giving musl's error table glibc's texts is a toolchain change, the same "
-    "fix as for crun's EBUSY test. Rootful (netavark, no pasta) the test passes with our build.")
-
-EADDRNOTAVAIL_WORDING = (
-    "musl words EADDRNOTAVAIL \"Address not available\", glibc \"Cannot assign requested address\": "
-    "netavark (Rust, whose OS error text is the C library's strerror) refuses the test's all-zero MAC "
-    "address with the same errno (printed as `os error 99` by both builds) and podman's same exit code "
-    "125, and the test accepts only glibc's text. Found on 7 December, once the defconfig busybox's nc let "
-    "the test get that far.")
-
-
 class PodmanSuite(Suite):
     name = "podman"
     component = "podman"
@@ -52,11 +36,6 @@ class PodmanSuite(Suite):
     gate = ("001-basic.bats", "030-run.bats", "070-build.bats", "160-volumes.bats", "500-networking.bats")
     smoke = ("001-basic.bats",)
     rootless = False
-    known = dict.fromkeys(
-        ("030-run.bats :: podman run failed --rm", "500-networking.bats :: podman networking: port on localhost",
-         "500-networking.bats :: podman run - dual-stack conflicts with explicit wildcards"),
-        EADDRINUSE_WORDING) | {
-        "500-networking.bats :: podman network connect/disconnect with port forwarding": EADDRNOTAVAIL_WORDING}
 
     def test_dir(self, settings: Settings) -> Path:
         return tree(settings, "podman") / "test" / "system"
