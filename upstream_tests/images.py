@@ -323,8 +323,7 @@ def blobs(image: Image) -> tuple[dict, list[tuple[str, bytes]]]:
     compressed = [gzip.compress(layer, mtime=0) for layer in image.layers]
     steps = image.history or tuple(f"upstream_tests/images.py: layer {i + 1}" for i in range(len(image.layers)))
     when = rfc3339(image.created)
-    config = {"created": when, "architecture": image.arch, "os": image.os, "config": image.config,
-              **({"variant": image.variant} if image.variant else {}),
+    config = {"created": when, **platform(image), "config": image.config,
               "rootfs": {"type": "layers", "diff_ids": [digest(layer) for layer in image.layers]},
               "history": [{"created": when, "created_by": step, **({"empty_layer": True} if i >= len(image.layers)
                                                                     else {})} for i, step in enumerate(steps)]}
@@ -347,9 +346,9 @@ def platform(image: Image) -> dict[str, str]:
 def index(images: ImageIndex) -> tuple[dict, list[tuple[dict, list[tuple[str, bytes]]]]]:
     """The manifest list and, per arch, the manifest and blobs it points at."""
     parts = [blobs(image) for image in images.images]
-    entries = [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes(manifest)),
-                "size": len(manifest_bytes(manifest)), "platform": platform(image)}
-               for image, (manifest, _) in zip(images.images, parts)]
+    bodies = [manifest_bytes(manifest) for manifest, _ in parts]
+    entries = [{"mediaType": manifest["mediaType"], "digest": digest(body), "size": len(body), "platform": platform(image)}
+               for image, (manifest, _), body in zip(images.images, parts, bodies)]
     return {"schemaVersion": 2, "mediaType": INDEX_TYPES[images.docker], "manifests": entries}, parts
 
 
